@@ -1,0 +1,3 @@
+from ollama_quantpick.cli import main
+
+main()

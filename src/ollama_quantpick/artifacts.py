@@ -1,0 +1,183 @@
+"""A model's downloadable artifacts: library tags grouped by digest, with exact registry sizes and
+the architecture read from a GGUF header. This is where library, registry and gguf meet."""
+
+from __future__ import annotations
+
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from ollama_quantpick import library, registry
+from ollama_quantpick.errors import QuantpickError
+from ollama_quantpick.estimate import fallback_arch, scale_arch
+from ollama_quantpick.gguf import GGUFInfo
+from ollama_quantpick.tagname import ModelRef, normalise_quant
+
+WORKERS = 8  # parallel manifest requests on a first, uncached listing
+
+
+@dataclass
+class Artifact:
+    """One blob set in the registry, reachable under one or more tags."""
+
+    tag: library.Tag  # the most specific tag name (e.g. 70b-instruct-q4_K_M)
+    aliases: list[str] = field(default_factory=list)  # the other tags (latest, 70b)
+    manifest: registry.Manifest | None = None
+    arch: GGUFInfo | None = None
+    arch_source: str = "fallback"  # header | fallback
+
+    @property
+    def name(self) -> str:
+        return self.tag.name
+
+    @property
+    def tags(self) -> list[str]:
+        return [self.tag.tag, *self.aliases]
+
+    @property
+    def quant(self) -> str | None:
+        return self.tag.quant
+
+    @property
+    def qat(self) -> bool:
+        return "qat" in self.tag.variant
+
+    @property
+    def download_bytes(self) -> int:
+        return self.manifest.download_bytes if self.manifest else (self.tag.size_bytes or 0)
+
+    @property
+    def model_bytes(self) -> int:
+        return self.manifest.model_bytes if self.manifest else (self.tag.size_bytes or 0)
+
+    @property
+    def projector_bytes(self) -> int:
+        return self.manifest.projector_bytes if self.manifest else 0
+
+    @property
+    def native_precision(self) -> bool:
+        """gpt-oss was released in MXFP4: its MXFP4 weights lose nothing."""
+        arch = self.arch.architecture if self.arch else ""
+        return self.quant == "mxfp4" and (arch in ("gptoss", "gpt-oss")
+                                          or self.tag.name.startswith("gpt-oss"))
+
+    def to_json(self) -> dict:
+        out = self.tag.to_json()
+        out["aliases"] = self.aliases
+        out["digest"] = self.manifest.short_digest if self.manifest else self.tag.digest
+        out["download_bytes"] = self.download_bytes
+        return out
+
+
+@dataclass
+class Listing:
+    ref: ModelRef
+    artifacts: list[Artifact]
+    cloud: list[library.Tag]
+    page: object  # http.Page of the tags listing (age, cache state)
+    info: library.ModelInfo | None = None
+
+
+def _specificity(tag: library.Tag) -> tuple:
+    return (tag.quant is not None, tag.params_b is not None, len(tag.tag))
+
+
+def _manifests(ref: ModelRef, tags: list[str]) -> dict[str, registry.Manifest | None]:
+    def one(tag: str):
+        try:
+            return tag, registry.manifest(ref, tag)
+        except QuantpickError:
+            return tag, None
+    if len(tags) <= 1:
+        return dict(map(one, tags))
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        return dict(pool.map(one, tags))
+
+
+def load(ref: ModelRef, *, include_cloud: bool = False, registry_data: bool = True) -> Listing:
+    """Scrape the tags page, group tags that share a digest, read exact sizes from the registry."""
+    tags, page = library.fetch_tags(ref)
+    local = [t for t in tags if not t.cloud]
+    cloud = [t for t in tags if t.cloud]
+    manifests: dict[str, registry.Manifest | None] = {}
+    if registry_data and local:
+        # One manifest per digest the page shows; every tag where it shows none.
+        wanted, seen = [], set()
+        for t in sorted(local, key=_specificity, reverse=True):
+            if t.digest is None or t.digest not in seen:
+                wanted.append(t.tag)
+                seen.add(t.digest)
+        manifests = _manifests(ref, wanted)
+        if local and not any(manifests.values()):
+            print(f"warning: the registry gave no manifest for {ref.display}; sizes and fit are "
+                  "estimated from the page", file=sys.stderr)
+    groups: dict[str, list[library.Tag]] = {}
+    for t in local:
+        m = manifests.get(t.tag)
+        key = t.digest or (m.short_digest if m else None) or f"tag:{t.tag}"
+        if t.digest is None and m is not None:
+            t.digest = m.short_digest
+        groups.setdefault(key, []).append(t)
+    artifacts = []
+    for members in groups.values():
+        members.sort(key=_specificity, reverse=True)
+        head = members[0]
+        manifest = next((manifests[m.tag] for m in members if manifests.get(m.tag)), None)
+        for m in members[1:]:  # inherit what the name of the most specific alias says
+            head.quant = head.quant or m.quant
+            head.params_b = head.params_b or m.params_b
+            head.active_params_b = head.active_params_b or m.active_params_b
+        for m in members:
+            m.quant, m.params_b = head.quant, head.params_b
+            m.active_params_b = head.active_params_b
+        artifacts.append(Artifact(head, [m.tag for m in members[1:]], manifest))
+    _fill_from_config(ref, artifacts)
+    artifacts.sort(key=lambda a: (a.download_bytes, a.name))
+    return Listing(ref, artifacts, cloud, page)
+
+
+def _fill_from_config(ref: ModelRef, artifacts: list[Artifact]) -> None:
+    """Quant and parameter count from the config blob when no tag name gives them."""
+    for a in artifacts:
+        if (a.quant and a.tag.params_b) or not a.manifest or not a.manifest.config_digest:
+            continue
+        try:
+            config = registry.config_blob(ref, a.manifest.config_digest)
+        except QuantpickError:
+            continue
+        if not a.quant and isinstance(config.get("file_type"), str):
+            a.tag.quant = normalise_quant(config["file_type"]) or config["file_type"].lower()
+        model_type = str(config.get("model_type", ""))
+        if not a.tag.params_b and model_type[:-1].replace(".", "", 1).isdigit():
+            scale = {"B": 1.0, "M": 0.001}.get(model_type[-1:].upper())
+            if scale:
+                a.tag.params_b = float(model_type[:-1]) * scale
+
+
+def attach_arch(ref: ModelRef, artifacts: list[Artifact], exact: Artifact | None = None) -> None:
+    """Read one GGUF header per parameter size (the smallest blob's) and scale it to the sibling
+    quants; `exact` gets its own header. Without a header: a marked fallback."""
+    groups: dict[tuple, list[Artifact]] = {}
+    for a in artifacts:
+        groups.setdefault((a.tag.params_b, a.tag.active_params_b), []).append(a)
+    warned = False
+    for members in groups.values():
+        ordered = sorted(members, key=lambda a: (a is not exact, a.model_bytes))
+        ref_art = next((a for a in ordered if a.manifest and a.manifest.model_layer), None)
+        header = None
+        if ref_art is not None:
+            try:
+                header = registry.gguf_info(ref, ref_art.manifest.model_layer.digest)
+            except QuantpickError as exc:
+                if not warned:
+                    print(f"warning: {exc}; using a size-based estimate", file=sys.stderr)
+                    warned = True
+        for a in members:
+            if a.tag.context is None and header is not None:
+                a.tag.context = header.context_length  # the older page layout shows none
+            if header is not None:
+                a.arch = header if a is ref_art else scale_arch(header, a.model_bytes)
+                a.arch_source = "header"
+            else:
+                a.arch = fallback_arch(a.tag.params_b, a.model_bytes, a.tag.context)
+                a.arch_source = "fallback"

@@ -1,0 +1,137 @@
+"""Options and helpers shared by the commands that decide (tags, pick, fit, pull, sync)."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+
+import click
+
+from ollama_quantpick import config as config_mod
+from ollama_quantpick import http
+from ollama_quantpick.errors import InputError
+from ollama_quantpick.hardware import Budget
+from ollama_quantpick.tagname import parse_model_ref
+
+PREFER = ("quality", "balanced", "speed")
+KV = ("f16", "q8_0", "q4_0")
+
+
+def task_choice() -> click.Choice:
+    from ollama_quantpick.quants import tasks
+
+    return click.Choice(tasks())
+
+
+def budget_options(f):
+    f = click.option("--gpu", type=click.Choice(["auto", "none"]), default=None,
+                     help="'none' plans for the CPU alone.")(f)
+    f = click.option("--ram", metavar="SIZE", help="RAM to plan with, e.g. 64GB (default: "
+                     "detected available RAM).")(f)
+    f = click.option("--vram", metavar="SIZE", help="VRAM to plan with, e.g. 24GB, 24GiB, 16g "
+                     "(default: detected).")(f)
+    return f
+
+
+def cache_options(f):
+    f = click.option("--refresh", is_flag=True, help="Ignore cached pages; fetch again.")(f)
+    f = click.option("--offline", is_flag=True, help="Answer from the cache alone.")(f)
+    return f
+
+
+def decision_options(f):
+    """--task --ctx --kv-cache --prefer --min-speed --size, the budget and cache flags."""
+    f = cache_options(f)
+    f = budget_options(f)
+    f = click.option("--size", metavar="SIZE", help="Only this parameter size, e.g. 70b "
+                     "(default: every size of the model competes).")(f)
+    f = click.option("--min-speed", "min_speed", type=click.FloatRange(min=0), default=None,
+                     help="Drop tags slower than this many tokens/s when speed is known.")(f)
+    f = click.option("--prefer", type=click.Choice(PREFER), default=None,
+                     help="Trade quality against speed (default: balanced).")(f)
+    f = click.option("--kv-cache", "kv_cache", type=click.Choice(KV), default=None,
+                     help="KV cache type, as OLLAMA_KV_CACHE_TYPE (default: env, else f16).")(f)
+    f = click.option("--ctx", type=click.IntRange(min=256), default=None,
+                     help="Context length to plan for (default: Ollama's default for this VRAM; "
+                     "smaller ones down to the task's floor are tried).")(f)
+    f = click.option("--task", type=task_choice(), default=None,
+                     help="What the model is for; math is the most quantization-sensitive.")(f)
+    return f
+
+
+def load_config() -> config_mod.Config:
+    return config_mod.load()
+
+
+def apply_cache(cfg: config_mod.Config, offline: bool, refresh: bool) -> None:
+    if offline and refresh:
+        raise InputError("--offline and --refresh contradict each other; use one")
+    http.settings.offline = offline
+    http.settings.refresh = refresh
+    if ttl := cfg.get("defaults.cache_ttl"):
+        http.settings.ttl = ttl
+
+
+def resolve_budget(cfg: config_mod.Config, vram: str | None, ram: str | None,
+                   gpu: str | None, probe=None) -> Budget:
+    """Flags over the config's [budget] over detection."""
+    return detect_and_budget(cfg, vram, ram, gpu, probe)[1]
+
+
+def detect_and_budget(cfg: config_mod.Config, vram: str | None, ram: str | None,
+                      gpu: str | None, probe=None):
+    """(Hardware, Budget): flags over the config's [budget] over detection."""
+    from ollama_quantpick.hardware import detect, make_budget
+    from ollama_quantpick.sizes import parse_size
+
+    def pick(flag, key):
+        if flag is not None:
+            return parse_size(flag), "flag"
+        if (value := cfg.get(f"budget.{key}")) is not None:
+            return parse_size(value), "config"
+        return None, "detected"
+
+    vram_b, vram_src = pick(vram, "vram")
+    ram_b, ram_src = pick(ram, "ram")
+    gpu_mode = gpu or cfg.get("budget.gpu") or "auto"
+    hw = detect(probe)  # even with both flags: bandwidth comes from the real card
+    return hw, make_budget(hw, vram=vram_b, ram=ram_b, gpu=gpu_mode, vram_source=vram_src,
+                           ram_source=ram_src)
+
+
+def make_request(model: str, cfg: config_mod.Config, budget: Budget, *, task=None, ctx=None,
+                 kv_cache=None, prefer=None, min_speed=None, size=None, entry: dict | None = None):
+    from ollama_quantpick.planner import Request
+    from ollama_quantpick.quants import data
+
+    entry = entry or {}
+    d = functools.partial(cfg.get)
+    ref = parse_model_ref(model)
+    env_kv = os.environ.get("OLLAMA_KV_CACHE_TYPE")
+    if env_kv and env_kv not in KV:
+        env_kv = None
+    parallel = os.environ.get("OLLAMA_NUM_PARALLEL", "1")
+    return Request(
+        ref=ref, budget=budget,
+        task=task or entry.get("task") or d("defaults.task") or "general",
+        ctx=ctx or entry.get("ctx") or d("defaults.ctx"),
+        kv_cache=kv_cache or d("defaults.kv_cache") or env_kv or "f16",
+        prefer=prefer or entry.get("prefer") or d("defaults.prefer") or "balanced",
+        min_tps=min_speed if min_speed is not None else (
+            d("defaults.min_tokens_per_s") if d("defaults.min_tokens_per_s") is not None
+            else data()["speed"]["read_tok_s"]),
+        size=size or entry.get("size"),
+        parallel=int(parallel) if parallel.isdigit() and int(parallel) > 0 else 1,
+    )
+
+
+def echo_json(obj) -> None:
+    click.echo(json.dumps(obj, indent=2))
+
+
+def stale_note(page) -> None:
+    """Tell the user when an answer came from an old cached copy."""
+    if getattr(page, "stale", False):
+        click.echo(f"note: network unavailable; using the cached copy from "
+                   f"{http.describe_age(page.age_s)} ago", err=True)

@@ -1,0 +1,97 @@
+"""`quantpick config path|show|init|set|unset`: the TOML file kept in dotfiles."""
+
+from __future__ import annotations
+
+import click
+
+from ollama_quantpick import config as cfgmod
+from ollama_quantpick.commands import common
+from ollama_quantpick.errors import InputError
+
+DEFAULTS = {"defaults.task": "general", "defaults.prefer": "balanced", "defaults.kv_cache": "f16",
+            "defaults.ctx": None, "defaults.min_tokens_per_s": 5.3, "defaults.cache_ttl": 86400,
+            "budget.vram": None, "budget.ram": None, "budget.gpu": "auto", "ollama.host": None}
+
+
+@click.group("config")
+def command():
+    """Read and edit the config file (path, show, init, set, unset).
+
+    \b
+    Examples:
+      quantpick config path
+      quantpick config init
+      quantpick config set defaults.task math
+      quantpick config show --json
+    """
+
+
+@command.command("path")
+def path_cmd():
+    """Print where the config file is (QUANTPICK_CONFIG overrides)."""
+    from ollama_quantpick.paths import config_file
+
+    click.echo(str(config_file()))
+
+
+@command.command("show")
+@click.option("--json", "as_json", is_flag=True, help="Print the effective settings as JSON.")
+def show_cmd(as_json):
+    """Print the effective settings and where each one came from."""
+    import os
+
+    cfg = cfgmod.load()
+    effective = {}
+    for key, default in DEFAULTS.items():
+        value = cfg.get(key)
+        source = "config" if value is not None else "default"
+        if key == "defaults.kv_cache" and value is None and os.environ.get("OLLAMA_KV_CACHE_TYPE"):
+            value, source = os.environ["OLLAMA_KV_CACHE_TYPE"], "env OLLAMA_KV_CACHE_TYPE"
+        if key == "ollama.host" and os.environ.get("OLLAMA_HOST"):
+            value, source = os.environ["OLLAMA_HOST"], "env OLLAMA_HOST"
+        if value is None:
+            value, source = default, "default" if default is not None else "detected"
+        effective[key] = {"value": value, "source": source}
+    if as_json:
+        common.echo_json({"path": str(cfg.path), "exists": cfg.exists, "settings": effective,
+                          "models": cfg.models})
+        return
+    click.echo(f"# {cfg.path}{'' if cfg.exists else ' (not created yet: quantpick config init)'}")
+    for key, item in effective.items():
+        shown = "(detected)" if item["value"] is None else item["value"]
+        click.echo(f"{key} = {shown!s}  [{item['source']}]")
+    for m in cfg.models:
+        extras = ", ".join(f"{k}={v}" for k, v in m.items() if k != "name")
+        click.echo(f"models: {m['name']}" + (f" ({extras})" if extras else ""))
+
+
+@command.command("init")
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+def init_cmd(force):
+    """Write a commented starter config file."""
+    from ollama_quantpick.paths import config_file
+
+    path = config_file()
+    if path.exists() and not force:
+        raise InputError(f"{path} already exists; use --force to overwrite it")
+    cfgmod.write_atomic(path, cfgmod.STARTER)
+    click.echo(f"wrote {path}")
+
+
+@command.command("set")
+@click.argument("key")
+@click.argument("value")
+def set_cmd(key, value):
+    """Set KEY (dotted, e.g. defaults.task) to VALUE, checked, written atomically."""
+    cfg = cfgmod.load()
+    cfgmod.update(cfg, key, cfgmod.parse_value(key, value))
+    click.echo(f"{key} = {value} in {cfg.path}")
+
+
+@command.command("unset")
+@click.argument("key")
+def unset_cmd(key):
+    """Remove KEY from the config file."""
+    cfg = cfgmod.load()
+    cfgmod.update(cfg, key, None)
+    click.echo(f"removed {key} from {cfg.path}")

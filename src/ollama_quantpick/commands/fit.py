@@ -1,0 +1,63 @@
+"""`quantpick fit MODEL:TAG`: the memory breakdown of one tag against the budget."""
+
+from __future__ import annotations
+
+import click
+
+from ollama_quantpick.commands import common
+from ollama_quantpick.errors import InputError
+from ollama_quantpick.sizes import format_bytes
+
+
+@click.command("fit")
+@click.argument("model")
+@click.option("--ctx", type=click.IntRange(min=256), default=None,
+              help="Context length (default: Ollama's default for this VRAM).")
+@click.option("--kv-cache", "kv_cache", type=click.Choice(common.KV), default=None,
+              help="KV cache type, as OLLAMA_KV_CACHE_TYPE.")
+@common.budget_options
+@common.cache_options
+@click.option("--json", "as_json", is_flag=True, help="Print the estimate as JSON.")
+def command(model, ctx, kv_cache, vram, ram, gpu, offline, refresh, as_json):
+    """Show why MODEL:TAG fits or not: weights, KV cache, graph, overhead, placement.
+
+    \b
+    Examples:
+      quantpick fit llama3.3:70b-instruct-q4_K_M --ctx 8192
+      quantpick fit phi4:14b-q8_0 --vram 12GB --json
+    """
+    from ollama_quantpick.planner import budget_label, plan
+
+    cfg = common.load_config()
+    common.apply_cache(cfg, offline, refresh)
+    budget = common.resolve_budget(cfg, vram, ram, gpu)
+    req = common.make_request(model, cfg, budget, ctx=ctx, kv_cache=kv_cache)
+    if req.ref.tag is None:
+        raise InputError(f"fit needs MODEL:TAG, e.g. {req.ref.model}:latest; "
+                         f"'quantpick tags {req.ref.model}' lists them")
+    if req.ctx is None:
+        req.ctx = None  # default context, no exploration needed for one tag
+    result = plan(req, decide_pick=False)
+    c = result.ranked[0]
+    est = c.estimate
+    artifact = result.target
+    if as_json:
+        common.echo_json({"name": c.name, "aliases": c.aliases, "quant": c.quant.name,
+                          "params_b": c.params_b, "download_bytes": c.download_bytes,
+                          "architecture": artifact.arch.architecture if artifact.arch else None,
+                          "budget": budget.to_json(), "estimate": est.to_json()})
+        return
+    rows = [("weights", est.weights_bytes), ("KV cache", est.kv_bytes),
+            ("compute graph", est.graph_bytes), ("runtime overhead", est.overhead_bytes),
+            ("total", est.total_bytes)]
+    click.echo(f"{c.name} at {est.ctx} context, {est.kv_cache} KV cache "
+               f"({'from the model header' if est.source == 'header' else 'ESTIMATED: no header'})")
+    for label, value in rows:
+        click.echo(f"  {label:<17}{format_bytes(value):>10}")
+    click.echo(f"budget: {budget_label(budget)}")
+    where = {"gpu": "all layers on the GPU", "split": f"{est.gpu_layers} of {est.layers} layers "
+             "on the GPU, the rest on the CPU", "cpu": "on the CPU",
+             "no": f"does not fit ({format_bytes(est.short_bytes)} short)"}[est.placement]
+    click.echo(f"placement: {est.placement} — {where}")
+    if est.tokens_per_s is not None:
+        click.echo(f"speed: about {est.tokens_per_s:.0f} tokens/s")

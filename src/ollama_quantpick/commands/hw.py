@@ -1,0 +1,50 @@
+"""`quantpick hw`: what quantpick sees on this machine and the budget it will plan with."""
+
+from __future__ import annotations
+
+import click
+
+from ollama_quantpick.commands import common
+from ollama_quantpick.sizes import format_bytes
+
+
+@click.command("hw")
+@common.budget_options
+@click.option("--json", "as_json", is_flag=True, help="Print GPUs, RAM and budget as JSON.")
+def command(vram, ram, gpu, as_json):
+    """Show GPUs, VRAM, RAM, bandwidth and the budget the decision will use.
+
+    \b
+    Examples:
+      quantpick hw
+      quantpick hw --vram 16GB --json
+      CUDA_VISIBLE_DEVICES=0 quantpick hw
+    """
+    hw, budget = common.detect_and_budget(common.load_config(), vram, ram, gpu)
+    if as_json:
+        common.echo_json({
+            "gpus": [{"vendor": g.vendor, "name": g.name, "vram_bytes": g.vram_bytes,
+                      "free_bytes": g.free_bytes, "bandwidth_gbps": g.bandwidth_gbps,
+                      "library": g.library, "index": g.index} for g in hw.gpus],
+            "ram_bytes": hw.ram_bytes, "ram_available_bytes": hw.ram_available_bytes,
+            "budget": budget.to_json(), "notes": hw.notes})
+        return
+    for note in hw.notes:
+        click.echo(f"note: {note}", err=True)
+    if not hw.gpus:
+        click.echo("GPUs: none that Ollama would use")
+    for g in hw.gpus:
+        bw = f"{g.bandwidth_gbps:g} GB/s" if g.bandwidth_gbps else "bandwidth unknown"
+        click.echo(f"GPU {g.index}: {g.vendor} {g.name} — {format_bytes(g.vram_bytes)} total, "
+                   f"{format_bytes(g.free_bytes)} free, {bw} ({g.library})")
+    click.echo(f"RAM: {format_bytes(hw.ram_bytes)} total, "
+               f"{format_bytes(hw.ram_available_bytes)} available")
+    if budget.gpu_free:
+        click.echo(f"budget: {format_bytes(budget.vram_bytes)} VRAM ({budget.source['vram']}) + "
+                   f"{format_bytes(budget.ram_bytes)} RAM ({budget.source['ram']})")
+    else:
+        click.echo(f"budget: CPU only ({budget.source['vram']}), {format_bytes(budget.ram_bytes)}"
+                   f" RAM ({budget.source['ram']})")
+    if budget.gpu_overhead_bytes:
+        click.echo(f"OLLAMA_GPU_OVERHEAD keeps {format_bytes(budget.gpu_overhead_bytes)} free "
+                   "per GPU")

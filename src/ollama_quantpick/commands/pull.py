@@ -1,0 +1,90 @@
+"""`quantpick pull MODEL[:TAG]`: pick, explain, and pull through the official Ollama client."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ollama_quantpick.commands import common
+from ollama_quantpick.errors import NothingFits, QuantpickError
+from ollama_quantpick.sizes import format_bytes
+
+CONFIRM_ABOVE = 1_000_000_000  # ask before downloads above 1 GB on a terminal
+
+
+def install(daemon, artifact, *, yes: bool, quiet: bool, force_prompt: bool = True) -> str:
+    """Pull `artifact` unless Ollama already has the same digest; returns what was done."""
+    from ollama_quantpick import daemon as daemon_mod
+    from ollama_quantpick.progress import Progress
+
+    digest = artifact.manifest.digest if artifact.manifest else None
+    have = daemon.find(artifact.tags and [f"{artifact.name.split(':')[0]}:{t}"
+                                          for t in artifact.tags], digest)
+    if have:
+        return f"already installed as {have}"
+    size = artifact.download_bytes
+    if force_prompt and not yes and sys.stdin.isatty() and size > CONFIRM_ABOVE:
+        click.confirm(f"download {format_bytes(size)} for {artifact.name}?", abort=True)
+    if daemon_mod.is_local(daemon.host):
+        daemon_mod.check_disk(size)
+    progress = Progress(quiet=quiet)
+    daemon.pull(artifact.name, progress)
+    progress.finish()
+    return "pulled"
+
+
+@click.command("pull")
+@click.argument("model")
+@common.decision_options
+@click.option("--dry-run", is_flag=True, help="Decide and print what would be pulled; pull "
+              "nothing (no Ollama needed).")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask before a large download.")
+@click.option("--force", is_flag=True, help="Pull an explicit MODEL:TAG even if it does not fit.")
+@click.option("--host", help="Ollama to pull into (default: OLLAMA_HOST, else the config, else "
+              "127.0.0.1:11434).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+def command(model, task, ctx, kv_cache, prefer, min_speed, size, vram, ram, gpu, offline,
+            refresh, dry_run, yes, force, host, quiet):
+    """Pick the best tag of MODEL for the task, say why, and pull it into Ollama.
+
+    With MODEL:TAG the tag is checked against the budget and pulled as it is.
+
+    \b
+    Examples:
+      quantpick pull llama3.3 --task math
+      quantpick pull llama3.3 --task math --dry-run
+      quantpick pull qwen3:14b --yes
+    """
+    from ollama_quantpick.commands.pick import choose
+    from ollama_quantpick.daemon import Daemon, is_local, resolve_host
+
+    cfg = common.load_config()
+    common.apply_cache(cfg, offline, refresh)
+    budget = common.resolve_budget(cfg, vram, ram, gpu)
+    result, pick, reason = choose(model, cfg, budget, task=task, ctx=ctx, kv_cache=kv_cache,
+                                  prefer=prefer, min_speed=min_speed, size=size)
+    if pick is None:
+        if not (force and result.target is not None):
+            raise NothingFits(f"{reason}; use --force to pull it anyway")
+        pick = result.ranked[0]
+    artifact = next(a for a in result.listing.artifacts if a.name == pick.name)
+    click.echo(f"{artifact.name} ({format_bytes(artifact.download_bytes)} download)")
+    click.echo(f"  {reason}", err=True)
+    if result.choice is not None and result.choice.ctx_hint:
+        click.echo(f"  note: {result.choice.ctx_hint}", err=True)
+    daemon = Daemon(resolve_host(host, cfg.get("ollama.host")))
+    if not is_local(daemon.host) and vram is None and ram is None:
+        click.echo(f"  note: Ollama runs at {daemon.host}, but the budget came from this machine;"
+                   " pass --vram/--ram for that machine's memory", err=True)
+    if dry_run:
+        click.echo(f"dry run: would pull {artifact.name}")
+        return
+    outcome = install(daemon, artifact, yes=yes, quiet=quiet)
+    if outcome == "pulled":
+        click.echo(f"pulled {artifact.name}; run it with: ollama run {artifact.name}")
+    else:
+        click.echo(f"{artifact.name} is {outcome}; nothing to pull")
+
+
+__all__ = ["command", "install", "QuantpickError"]

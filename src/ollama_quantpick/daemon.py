@@ -1,0 +1,111 @@
+"""The local Ollama daemon, through the official `ollama` client only: installed models, pulls.
+
+The client (and httpx, pydantic under it) is imported only here, on first use: it costs ~150 ms.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from ollama_quantpick.errors import QuantpickError
+
+DEFAULT_HOST = "http://127.0.0.1:11434"
+TIMEOUT_S = 30.0
+
+
+def resolve_host(flag: str | None, config_host: str | None = None) -> str:
+    """--host, else OLLAMA_HOST, else the config's [ollama] host, else 127.0.0.1:11434; parsed
+    with the client's own rules (`host:port`, scheme optional)."""
+    from ollama._client import _parse_host
+
+    return _parse_host(flag or os.environ.get("OLLAMA_HOST") or config_host or DEFAULT_HOST)
+
+
+def is_local(host: str) -> bool:
+    return (urlsplit(host).hostname or "") in ("127.0.0.1", "localhost", "::1", "0.0.0.0")
+
+
+def models_dir() -> Path:
+    return Path(os.environ.get("OLLAMA_MODELS") or Path.home() / ".ollama" / "models")
+
+
+def _unreachable(host: str) -> QuantpickError:
+    return QuantpickError(f"cannot reach Ollama at {host} — is 'ollama serve' running?")
+
+
+@dataclass
+class Daemon:
+    host: str
+    _client: object = None
+
+    @property
+    def client(self):
+        if self._client is None:
+            import ollama
+
+            self._client = ollama.Client(host=self.host, timeout=TIMEOUT_S)
+        return self._client
+
+    def _call(self, fn, *args, **kwargs):
+        import httpx
+        import ollama
+
+        try:
+            return fn(*args, **kwargs)
+        except (ConnectionError, httpx.ConnectError, httpx.ConnectTimeout):
+            raise _unreachable(self.host) from None
+        except ollama.ResponseError as exc:
+            raise QuantpickError(f"Ollama at {self.host} answered: {exc.error}") from None
+        except httpx.HTTPError as exc:
+            raise QuantpickError(f"talking to Ollama at {self.host} failed: {exc}") from None
+
+    def installed(self) -> dict[str, str]:
+        """Installed model name → manifest digest (sha256 hex)."""
+        listing = self._call(self.client.list)
+        out = {}
+        for m in listing.models:
+            digest = (m.digest or "").removeprefix("sha256:")
+            if m.model:
+                out[m.model] = digest
+        return out
+
+    def find(self, names: list[str], digest: str | None) -> str | None:
+        """The installed name holding `digest` (or one of `names` when the digest is unknown)."""
+        installed = self.installed()
+        for name, d in installed.items():
+            if digest and d == digest:
+                return name
+        if digest is None:
+            return next((n for n in names if n in installed), None)
+        return None
+
+    def pull(self, name: str, on_progress: Callable[[str, str | None, int | None, int | None],
+                                                    None]) -> None:
+        """Stream a pull; `on_progress(status, digest, completed, total)` per event. A failed pull
+        leaves what was installed before untouched (Ollama writes the manifest last)."""
+        def run():
+            for event in self.client.pull(name, stream=True):
+                on_progress(event.status or "", event.digest, event.completed, event.total)
+        self._call(run)
+
+
+def check_disk(need_bytes: int, where: Path | None = None) -> None:
+    """Refuse, with the figures, when the download cannot fit where Ollama keeps models."""
+    from ollama_quantpick.sizes import format_bytes
+
+    path = where or models_dir()
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    try:
+        free = shutil.disk_usage(probe).free
+    except OSError:
+        return
+    if free < need_bytes:
+        raise QuantpickError(f"not enough disk space in {path}: the download needs "
+                             f"{format_bytes(need_bytes)}, {format_bytes(free)} is free")

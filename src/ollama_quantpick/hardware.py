@@ -1,0 +1,312 @@
+"""What this machine can hold: GPUs and their memory, system RAM, and the `Budget` built from them.
+
+Detection never crashes: a missing tool means "no such GPU"; a tool that is present but fails is
+kept as a note for `quantpick hw` to show. Every external call goes through `Probe`, the seam
+tests replace with recorded outputs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MiB = 2**20
+GiB = 2**30
+# System-RAM bandwidth when nothing better is known: dual-channel DDR4-3200, 2 × 25.6 GB/s
+# (JEDEC DDR4-3200 peak per 64-bit channel). ASSUMPTION: most desktops and laptops are at or above
+# it; servers with more channels are faster. Apple chips use their unified-memory figure instead.
+ASSUMED_CPU_GBPS = 51.2
+
+
+@dataclass
+class GPU:
+    vendor: str  # nvidia | amd | apple
+    name: str
+    vram_bytes: int
+    free_bytes: int
+    bandwidth_gbps: float | None = None
+    library: str = "cuda"  # what Ollama would use: cuda | rocm | metal
+    index: int = 0
+
+
+@dataclass
+class Hardware:
+    gpus: list[GPU]
+    ram_bytes: int | None
+    ram_available_bytes: int | None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Budget:
+    """The memory the decision may use. `gpu_free` is per GPU (Ollama places layers per GPU)."""
+
+    gpu_free: list[int]
+    ram_bytes: int
+    library: str = "cpu"
+    gpu_bandwidth_gbps: float | None = None
+    cpu_bandwidth_gbps: float | None = None
+    source: dict[str, str] = field(default_factory=dict)
+    gpu_overhead_bytes: int = 0
+
+    @property
+    def vram_bytes(self) -> int:
+        return sum(self.gpu_free)
+
+    def to_json(self) -> dict:
+        return {"vram_bytes": self.vram_bytes, "ram_bytes": self.ram_bytes,
+                "gpu_count": len(self.gpu_free), "library": self.library,
+                "gpu_bandwidth_gbps": self.gpu_bandwidth_gbps,
+                "cpu_bandwidth_gbps": self.cpu_bandwidth_gbps,
+                "gpu_overhead_bytes": self.gpu_overhead_bytes, "source": self.source}
+
+
+class ToolFailed(Exception):
+    """A tool exists but did not answer usefully."""
+
+
+@dataclass
+class Probe:
+    """The seam to the outside world: run a command, read a file, see the environment."""
+
+    run: Callable[[list[str]], str] | None = None
+    read: Callable[[str], str | None] | None = None
+    env: Mapping[str, str] = field(default_factory=lambda: os.environ)
+    platform: str = sys.platform
+
+    def command(self, argv: list[str]) -> str | None:
+        """stdout of `argv`; None when the tool is not installed; ToolFailed when it fails."""
+        if self.run is not None:
+            return self.run(argv)
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
+        except FileNotFoundError:
+            return None
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise ToolFailed(f"{argv[0]} failed: {exc}") from None
+        if done.returncode != 0:
+            first = (done.stderr or done.stdout).strip().splitlines()
+            raise ToolFailed(f"{argv[0]} failed: {first[0] if first else f'exit {done.returncode}'}")
+        return done.stdout
+
+    def file(self, path: str) -> str | None:
+        if self.read is not None:
+            return self.read(path)
+        try:
+            return Path(path).read_text()
+        except OSError:
+            return None
+
+
+def bandwidth_for(name: str) -> float | None:
+    """Peak memory bandwidth (GB/s) from data/gpus.toml, or None when the card is unknown."""
+    for entry in _gpu_table():
+        if all(re.search(rf"(?<![\w]){re.escape(w)}(?![\w])", name, re.IGNORECASE)
+               for w in entry["match"]):
+            return float(entry["gbps"])
+    return None
+
+
+_TABLE: list[dict] | None = None
+
+
+def _gpu_table() -> list[dict]:
+    global _TABLE
+    if _TABLE is None:
+        from importlib.resources import files
+
+        from ollama_quantpick.tomlcompat import tomllib
+
+        _TABLE = tomllib.loads(files("ollama_quantpick").joinpath("data/gpus.toml").read_text())["gpu"]
+    return _TABLE
+
+
+def _visible(env: Mapping[str, str], var: str, index: int, uuid: str = "") -> bool:
+    """Ollama honours CUDA_VISIBLE_DEVICES / HIP_VISIBLE_DEVICES (indexes or UUIDs)."""
+    value = env.get(var)
+    if value is None:
+        return True
+    ids = [v.strip() for v in value.split(",") if v.strip()]
+    return str(index) in ids or (uuid and uuid in ids)
+
+
+def nvidia(probe: Probe, notes: list[str]) -> list[GPU]:
+    query = "index,name,memory.total,memory.used,memory.free,uuid"
+    try:
+        out = probe.command(["nvidia-smi", f"--query-gpu={query}", "--format=csv,noheader,nounits"])
+    except ToolFailed as exc:
+        notes.append(f"{exc} — NVIDIA GPUs not counted")
+        return []
+    gpus = []
+    for line in (out or "").strip().splitlines():
+        parts = [p.strip() for p in line.split(",")]
+        try:
+            index, name = int(parts[0]), parts[1]
+            total, free = int(float(parts[2])) * MiB, int(float(parts[4])) * MiB
+        except (IndexError, ValueError):
+            notes.append(f"nvidia-smi printed a line quantpick cannot read: {line.strip()!r}")
+            continue
+        uuid = parts[5] if len(parts) > 5 else ""
+        if _visible(probe.env, "CUDA_VISIBLE_DEVICES", index, uuid):
+            gpus.append(GPU("nvidia", name, total, free, bandwidth_for(name), "cuda", index))
+    return gpus
+
+
+def amd(probe: Probe, notes: list[str]) -> list[GPU]:
+    """rocm-smi JSON when installed, else sysfs (works without ROCm tools)."""
+    gpus: list[GPU] = []
+    try:
+        out = probe.command(["rocm-smi", "--showmeminfo", "vram", "--showproductname", "--json"])
+    except ToolFailed as exc:
+        notes.append(f"{exc} — trying sysfs for AMD GPUs")
+        out = None
+    if out:
+        try:
+            cards = json.loads(out)
+            for key, card in sorted(cards.items()):
+                if not key.startswith("card"):
+                    continue
+                index = int(key[4:])
+                total = int(card["VRAM Total Memory (B)"])
+                used = int(card.get("VRAM Total Used Memory (B)", 0))
+                name = card.get("Card Series") or card.get("Card series") or "AMD GPU"
+                if _visible(probe.env, "HIP_VISIBLE_DEVICES", index):
+                    gpus.append(GPU("amd", name, total, total - used, bandwidth_for(name), "rocm",
+                                    index))
+            return gpus
+        except (ValueError, KeyError, TypeError, AttributeError):
+            notes.append("rocm-smi printed JSON quantpick cannot read — trying sysfs")
+    for index in range(16):
+        base = f"/sys/class/drm/card{index}/device"
+        vendor = probe.file(f"{base}/vendor")
+        if vendor is None:
+            if index > 0 and probe.file(f"/sys/class/drm/card{index + 1}/device/vendor") is None:
+                break
+            continue
+        if vendor.strip() != "0x1002":
+            continue
+        total = probe.file(f"{base}/mem_info_vram_total")
+        used = probe.file(f"{base}/mem_info_vram_used")
+        if not total or not total.strip().isdigit():
+            continue
+        # APUs report a small carve-out (e.g. 512 MiB) as VRAM; Ollama ignores those too.
+        total_b, used_b = int(total), int(used) if used and used.strip().isdigit() else 0
+        if total_b < 1 * GiB:
+            continue
+        if _visible(probe.env, "HIP_VISIBLE_DEVICES", len(gpus)):
+            gpus.append(GPU("amd", "AMD GPU", total_b, total_b - used_b, None, "rocm", index))
+    return gpus
+
+
+def metal_share(ram: int) -> int:
+    """The share of unified memory Metal lets the GPU use: recommendedMaxWorkingSetSize.
+
+    Apple does not document the formula; the observed rule (llama.cpp and Ollama issue threads,
+    e.g. ggml-org/llama.cpp discussion #2182 "Metal recommendedMaxWorkingSetSize") is about 2/3
+    of RAM on machines up to 36 GB and 3/4 above. `iogpu.wired_limit_mb` overrides it.
+    """
+    return ram * 2 // 3 if ram <= 36 * GiB else ram * 3 // 4
+
+
+def apple(probe: Probe, notes: list[str]) -> tuple[list[GPU], int | None]:
+    try:
+        mem = probe.command(["sysctl", "-n", "hw.memsize"])
+        chip = (probe.command(["sysctl", "-n", "machdep.cpu.brand_string"]) or "").strip()
+    except ToolFailed as exc:
+        notes.append(f"{exc} — Apple GPU not counted")
+        return [], None
+    if not mem or not mem.strip().isdigit():
+        return [], None
+    ram = int(mem.strip())
+    if not chip.startswith("Apple"):  # an Intel Mac: no Metal offload in Ollama
+        return [], ram
+    share = metal_share(ram)
+    try:
+        wired = (probe.command(["sysctl", "-n", "iogpu.wired_limit_mb"]) or "").strip()
+        if wired.isdigit() and int(wired) > 0:
+            share = int(wired) * MiB
+    except ToolFailed:
+        pass
+    return [GPU("apple", chip, share, share, bandwidth_for(chip), "metal", 0)], ram
+
+
+def system_ram(probe: Probe) -> tuple[int | None, int | None]:
+    """(total, available) bytes: /proc/meminfo on Linux, sysctl/vm_stat on macOS."""
+    meminfo = probe.file("/proc/meminfo")
+    if meminfo:
+        values = {}
+        for line in meminfo.splitlines():
+            key, _, rest = line.partition(":")
+            num = rest.strip().split(" ")[0]
+            if num.isdigit():
+                values[key] = int(num) * 1024
+        return values.get("MemTotal"), values.get("MemAvailable", values.get("MemFree"))
+    if probe.platform == "darwin":
+        try:
+            total = int((probe.command(["sysctl", "-n", "hw.memsize"]) or "0").strip() or 0)
+            stat = probe.command(["vm_stat"]) or ""
+        except (ToolFailed, ValueError):
+            return None, None
+        page = int(m.group(1)) if (m := re.search(r"page size of (\d+)", stat)) else 16384
+        pages = sum(int(m.group(1)) for key in ("Pages free", "Pages inactive", "Pages speculative")
+                    if (m := re.search(rf"{key}:\s+(\d+)", stat)))
+        return total or None, pages * page or None
+    return None, None
+
+
+def detect(probe: Probe | None = None) -> Hardware:
+    """Every GPU Ollama would use on this machine, and system RAM."""
+    probe = probe or Probe()
+    notes: list[str] = []
+    gpus: list[GPU] = []
+    if probe.platform == "darwin":
+        gpus, _ = apple(probe, notes)
+    else:
+        gpus = nvidia(probe, notes) + amd(probe, notes)
+    total, available = system_ram(probe)
+    return Hardware(gpus, total, available, notes)
+
+
+def gpu_overhead(env: Mapping[str, str]) -> int:
+    """OLLAMA_GPU_OVERHEAD: bytes Ollama keeps free on each GPU (envconfig/config.go)."""
+    value = env.get("OLLAMA_GPU_OVERHEAD", "").strip()
+    return int(value) if value.isdigit() else 0
+
+
+def make_budget(hw: Hardware, *, vram: int | None = None, ram: int | None = None,
+                gpu: str = "auto", vram_source: str = "flag", ram_source: str = "flag",
+                env: Mapping[str, str] | None = None) -> Budget:
+    """The budget: flags (or config) over detection. `gpu="none"` plans for the CPU alone."""
+    env = os.environ if env is None else env
+    overhead = gpu_overhead(env)
+    gpus = [] if gpu == "none" else hw.gpus
+    library = gpus[0].library if gpus else "cpu"
+    bandwidth = min((g.bandwidth_gbps for g in gpus if g.bandwidth_gbps), default=None)
+    source = {}
+    if gpu == "none":
+        free, source["vram"] = [], vram_source if vram == 0 else "--gpu none"
+    elif vram is not None:
+        free, source["vram"] = ([vram] if vram > 0 else []), vram_source
+        library = library if library != "cpu" else "cuda"
+        if not vram:
+            library = "cpu"
+    else:
+        free = [max(0, g.free_bytes - overhead) for g in gpus]
+        source["vram"] = "detected"
+    if ram is not None:
+        ram_bytes, source["ram"] = ram, ram_source
+    else:
+        ram_bytes = hw.ram_available_bytes or 0
+        if library == "metal" and free:  # unified memory: what the GPU takes, the CPU cannot
+            ram_bytes = max(0, ram_bytes - sum(free))
+        source["ram"] = "detected"
+    cpu_bw = next((g.bandwidth_gbps for g in hw.gpus if g.vendor == "apple"), None)
+    source["cpu_bandwidth"] = "chip" if cpu_bw else "assumed"
+    return Budget(free, ram_bytes, library, bandwidth, cpu_bw or ASSUMED_CPU_GBPS, source,
+                  overhead)

@@ -1,0 +1,232 @@
+"""Read the ollama.com library: a model's tag listing and its model page.
+
+Rows are found by meaning, not by CSS classes (which change): a tag row is a link to
+`/library/<model>:<tag>` (or `/<user>/<model>:<tag>`), and its facts are in the info line
+`43GB · 128K context window · Text · 1 year ago` (or, in the wide layout, the cells beside the
+link). See ../shared/research/ollama-library-pages.md.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import asdict, dataclass, field
+from urllib.parse import quote, urlsplit
+
+from ollama_quantpick import http
+from ollama_quantpick.errors import QuantpickError
+from ollama_quantpick.tagname import ModelRef, TagInfo, parse_tag
+
+LAYOUT_ERROR = (
+    "the Ollama library page layout was not understood ({url}); "
+    "quantpick may need an update — please report it"
+)
+
+
+@dataclass
+class Tag:
+    """One row of a model's tag listing, plus what its name says."""
+
+    name: str  # model:tag
+    tag: str
+    digest: str | None  # the 12-hex id ollama.com shows (or the registry's, when the page has none)
+    size_bytes: int | None
+    context: int | None
+    inputs: list[str]
+    updated: str | None
+    cloud: bool
+    params_b: float | None = None
+    active_params_b: float | None = None
+    variant: list[str] = field(default_factory=list)
+    quant: str | None = None
+    latest: bool = False
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class ModelInfo:
+    """The model page: its description and capability badges."""
+
+    name: str
+    description: str | None
+    capabilities: list[str]
+    sizes: list[str]
+
+
+_SIZE_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*(TB|GB|MB|KB|B)$", re.IGNORECASE)
+_CTX_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*([KM]?)(?:\s+context(?:\s+window)?)?$", re.IGNORECASE)
+_DIGEST_RE = re.compile(r"^[0-9a-f]{12}$")
+_INPUT_WORDS = {"text", "image", "audio", "video"}
+_DECIMAL = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
+_SEP_RE = re.compile(r"\s*[·•]\s*")
+
+
+def parse_page_size(text: str) -> int | None:
+    """`43GB` → 43e9 bytes (the site's decimal units)."""
+    m = _SIZE_RE.match(text.strip())
+    return int(float(m.group(1)) * _DECIMAL[m.group(2).upper()]) if m else None
+
+
+def parse_context(text: str) -> int | None:
+    """`128K` → 131072, `1M` → 1048576, `40K context window` → 40960."""
+    m = _CTX_RE.match(text.strip())
+    if not m or not m.group(2) and "context" not in text.lower():
+        return None
+    return int(float(m.group(1)) * {"": 1, "K": 1024, "M": 1024**2}[m.group(2).upper()])
+
+
+def _classify(pieces: list[str], row: dict) -> None:
+    """Sort the info line's pieces into size, context, inputs, digest and age."""
+    for piece in pieces:
+        low = piece.lower()
+        if not piece or low == "latest" or low == row["tag"].lower():
+            continue
+        if row["digest"] is None and _DIGEST_RE.match(piece):
+            row["digest"] = piece
+        elif row["size"] is None and (size := parse_page_size(piece)) is not None:
+            row["size"] = size
+        elif row["context"] is None and (ctx := parse_context(piece)) is not None:
+            row["context"] = ctx
+        elif not row["inputs"] and {w.strip() for w in low.split(",")} <= _INPUT_WORDS:
+            row["inputs"] = [w.strip() for w in low.split(",")]
+        elif row["updated"] is None and ("ago" in low or low.startswith("updated")):
+            row["updated"] = re.sub(r"^updated\s+", "", piece, flags=re.IGNORECASE)
+        elif "usage" in low or low == "cloud":
+            row["cloud_words"] = True
+
+
+def _pieces(node) -> list[str]:
+    return [p for line in node.get_text("\n", strip=True).split("\n") for p in _SEP_RE.split(line)]
+
+
+def _tag_of(href: str, prefix: str) -> str | None:
+    path = urlsplit(href).path
+    return path[len(prefix):] if path.startswith(prefix) and len(path) > len(prefix) else None
+
+
+def parse_tags_page(html: str, ref: ModelRef, url: str = "") -> list[Tag]:
+    """Every tag row of a tags page, in page order, each tag once.
+
+    Raises QuantpickError when the page is a 200 but holds no tag row (layout changed).
+    """
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(html, "html.parser")
+    prefix = f"{ref.page_path}:"
+    rows: dict[str, dict] = {}
+    for a in soup.find_all("a", href=True):
+        tag = _tag_of(a["href"], prefix)
+        if tag is None:
+            continue
+        row = rows.setdefault(tag, {"tag": tag, "digest": None, "size": None, "context": None,
+                                    "inputs": [], "updated": None, "latest": False})
+        # The compact link holds the info line itself; in the wide layout the facts sit in cells
+        # beside the link, so widen to the largest ancestor that links to no other tag.
+        node = a
+        for _ in range(5):
+            parent = node.parent
+            if parent is None or parent.name in ("body", "html", "[document]"):
+                break
+            others = {_tag_of(x["href"], prefix) for x in parent.find_all("a", href=True)}
+            if others - {tag, None}:
+                break
+            node = parent
+        pieces = _pieces(node)
+        row["latest"] = row["latest"] or any(p.lower() == "latest" for p in pieces if tag != "latest")
+        _classify(pieces, row)
+    tags = []
+    for row in rows.values():
+        info: TagInfo = parse_tag(row["tag"])
+        tag = row["tag"]
+        cloud = tag == "cloud" or tag.endswith("-cloud") or (
+            row["size"] is None and row.get("cloud_words", False))
+        tags.append(Tag(
+            name=f"{ref.display.split(':')[0]}:{tag}", tag=tag, digest=row["digest"],
+            size_bytes=row["size"], context=row["context"], inputs=row["inputs"] or ["text"],
+            updated=row["updated"], cloud=cloud, params_b=info.params_b,
+            active_params_b=info.active_params_b, variant=list(info.variant), quant=info.quant,
+            latest=row["latest"],
+        ))
+    if not tags or not any(t.size_bytes or t.cloud for t in tags):
+        raise QuantpickError(LAYOUT_ERROR.format(url=url))
+    return tags
+
+
+def tags_url(ref: ModelRef) -> str:
+    return f"{http_base()}{quote(ref.page_path)}/tags"
+
+
+def http_base() -> str:
+    from ollama_quantpick.paths import library_url
+
+    return library_url()
+
+
+def fetch_tags(ref: ModelRef) -> tuple[list[Tag], http.Page]:
+    """Fetch and parse the tags page; unknown model → QuantpickError with close matches."""
+    url = tags_url(ref)
+    page = http.get_text(url)
+    if page.status == 404:
+        hint = suggest(ref)
+        raise QuantpickError(f"no model '{ref.display.split(':')[0]}' in the Ollama library{hint}")
+    if page.status != 200:
+        raise QuantpickError(f"{http.host_of(url)} answered HTTP {page.status} for {url}")
+    return parse_tags_page(page.text, ref, url), page
+
+
+def suggest(ref: ModelRef) -> str:
+    """`; did you mean 'llama3.3'?` from the site's search, or '' when nothing close is found."""
+    try:
+        page = http.get_text(f"{http_base()}/search?q={quote(ref.model[:3])}")
+        names = parse_search_page(page.text) if page.status == 200 else []
+    except QuantpickError:
+        return ""
+    close = difflib.get_close_matches(ref.model, names, n=3, cutoff=0.6)
+    return "; did you mean " + " or ".join(f"'{n}'" for n in close) + "?" if close else ""
+
+
+def parse_search_page(html: str) -> list[str]:
+    """Model names listed on /library or /search (links to `/library/<model>`)."""
+    from bs4 import BeautifulSoup
+
+    names = []
+    for a in BeautifulSoup(html, "html.parser").find_all("a", href=True):
+        path = urlsplit(a["href"]).path
+        if path.startswith("/library/") and ":" not in path:
+            name = path.removeprefix("/library/").strip("/")
+            if name and "/" not in name and name not in names:
+                names.append(name)
+    return names
+
+
+def parse_model_page(html: str, ref: ModelRef) -> ModelInfo:
+    """Description (meta tag, else first paragraph) and the `x-test-*` capability/size badges."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(html, "html.parser")
+    meta = soup.find("meta", attrs={"name": "description"})
+    description = meta.get("content") if meta else None
+    if not description and (p := soup.find("p")):
+        description = p.get_text(" ", strip=True)
+
+    def badges(attr: str) -> list[str]:
+        seen: list[str] = []
+        for el in soup.find_all(attrs={attr: True}):
+            text = el.get_text(" ", strip=True).lower()
+            if text and text not in seen:
+                seen.append(text)
+        return seen
+
+    return ModelInfo(ref.display.split(":")[0], description, badges("x-test-capability"),
+                     badges("x-test-size"))
+
+
+def fetch_model_info(ref: ModelRef) -> ModelInfo | None:
+    """The model page, or None when it cannot be had (it only decorates the output)."""
+    try:
+        page = http.get_text(f"{http_base()}{quote(ref.page_path)}")
+    except QuantpickError:
+        return None
+    return parse_model_page(page.text, ref) if page.status == 200 else None

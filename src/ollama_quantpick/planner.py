@@ -1,0 +1,140 @@
+"""From a model name and a budget to ranked candidates and a `Choice`: the decision pipeline
+shared by `tags`, `pick`, `pull` and `sync`. No Click here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ollama_quantpick import artifacts as art
+from ollama_quantpick.errors import InputError
+from ollama_quantpick.estimate import default_ctx, estimate
+from ollama_quantpick.hardware import Budget
+from ollama_quantpick.quants import data, lookup
+from ollama_quantpick.score import Candidate, Choice, decide, rank
+from ollama_quantpick.sizes import format_bytes
+from ollama_quantpick.tagname import ModelRef, parse_tag
+
+
+@dataclass
+class Request:
+    ref: ModelRef
+    budget: Budget
+    task: str = "general"
+    ctx: int | None = None  # None: Ollama's default, and smaller contexts are explored
+    kv_cache: str = "f16"
+    prefer: str = "balanced"
+    min_tps: float | None = None
+    size: str | None = None  # "70b": only that parameter size competes
+    parallel: int = 1
+    include_cloud: bool = False
+
+
+@dataclass
+class Plan:
+    request: Request
+    listing: art.Listing
+    ctx: int  # the context the ranking shows
+    ctx_default: int
+    ranked: list[Candidate] = field(default_factory=list)
+    choice: Choice | None = None
+    target: art.Artifact | None = None  # the artifact an explicit MODEL:TAG names
+
+
+def budget_label(budget: Budget) -> str:
+    if not budget.gpu_free:
+        return f"CPU only, {format_bytes(budget.ram_bytes)} RAM"
+    return f"{format_bytes(budget.vram_bytes)} VRAM + {format_bytes(budget.ram_bytes)} RAM"
+
+
+def _size_filter(listing: art.Listing, size: str | None) -> list[art.Artifact]:
+    arts = listing.artifacts
+    if size is None:
+        return arts
+    want = parse_tag(size.lower())
+    if want.params_b is None:
+        raise InputError(f"--size takes a parameter size such as 8b, 70b or 30b-a3b, not '{size}'")
+    chosen = [a for a in arts if a.tag.params_b == want.params_b and (
+        want.active_params_b is None or a.tag.active_params_b == want.active_params_b)]
+    if not chosen:
+        sizes = sorted({f"{a.tag.params_b:g}b" for a in arts if a.tag.params_b})
+        raise InputError(f"{listing.ref.display} has no {size} size; it has {', '.join(sizes)}")
+    return chosen
+
+
+def _comparable(arts: list[art.Artifact]) -> list[art.Artifact]:
+    """Base (`text`) models are not what a chat/task user wants: they compete only when nothing
+    else is listed."""
+    tuned = [a for a in arts if "text" not in a.tag.variant]
+    return tuned or arts
+
+
+def candidates(arts: list[art.Artifact], req: Request, ctx: int) -> list[Candidate]:
+    out = []
+    for a in arts:
+        assert a.arch is not None
+        model_ctx = a.arch.context_length or a.tag.context
+        run_ctx = min(ctx, model_ctx) if model_ctx else ctx
+        bpw = a.model_bytes * 8 / (a.tag.params_b * 1e9) if a.tag.params_b else None
+        quant = lookup(a.quant, qat=a.qat, bpw=bpw)
+        est = estimate(a.arch, quant, req.budget, model_bytes=a.model_bytes,
+                       projector_bytes=a.projector_bytes, ctx=run_ctx, kv_cache=req.kv_cache,
+                       parallel=req.parallel, source=a.arch_source)
+        out.append(Candidate(a.name, quant, a.tag.params_b, a.tag.active_params_b,
+                             a.download_bytes, est, a.aliases, a.native_precision))
+    return out
+
+
+def ctx_ladder(req: Request, default: int) -> list[int]:
+    """The default context first, then halvings down to the task's floor (unless --ctx pins it)."""
+    if req.ctx is not None:
+        return [req.ctx]
+    floor = data()["tasks"][req.task]["floor_ctx"]
+    ladder = [default]
+    c = default // 2
+    while c >= floor:
+        ladder.append(c)
+        c //= 2
+    if default > floor and floor not in ladder:
+        ladder.append(floor)
+    return ladder
+
+
+def plan(req: Request, *, decide_pick: bool = True) -> Plan:
+    """Load the model's artifacts, estimate each on the budget and rank them for the task."""
+    listing = art.load(req.ref, include_cloud=req.include_cloud)
+    target = None
+    if req.ref.tag:
+        target = next((a for a in listing.artifacts if req.ref.tag in a.tags), None)
+        if target is None:
+            known = ", ".join(t for a in listing.artifacts for t in a.tags[:1])
+            cloud = [t.tag for t in listing.cloud]
+            if req.ref.tag in cloud:
+                raise InputError(f"{req.ref.display} is a cloud tag: it runs on ollama.com, not "
+                                 "on this machine")
+            raise InputError(f"{req.ref.display} is not a tag of {req.ref.model}; tags include "
+                             f"{known}")
+    arts = _size_filter(listing, req.size) if target is None else [target]
+    art.attach_arch(req.ref, listing.artifacts if target is None else [target], exact=target)
+    model_ctx = max((a.arch.context_length or a.tag.context or 0 for a in arts if a.arch),
+                    default=0) or None
+    default = default_ctx(req.budget.vram_bytes, model_ctx)
+    ladder = ctx_ladder(req, default)
+    result = Plan(req, listing, ladder[0], default, target=target)
+    pool = _comparable(arts) if target is None else arts
+    if not pool:
+        return result
+    if decide_pick:
+        outcome = decide(lambda c: candidates(pool, req, c), ladder, req.task, req.prefer,
+                         req.min_tps, budget_label(req.budget))
+        if isinstance(outcome, Choice):
+            result.choice, result.ctx = outcome, outcome.ctx
+            picked = {c.name for c in outcome.ranked}
+            extra = [c for c in candidates([a for a in arts if a.name not in picked], req,
+                                           outcome.ctx)]
+            result.ranked = outcome.ranked + rank(extra, req.task, req.prefer, req.min_tps)
+            for i, c in enumerate(result.ranked, 1):
+                c.rank = i
+                c.picked = c is outcome.pick
+            return result
+    result.ranked = rank(candidates(arts, req, ladder[0]), req.task, req.prefer, req.min_tps)
+    return result

@@ -1,0 +1,129 @@
+"""Model references (`user/model:tag`) and what a tag's name says: parameters, variant, quant.
+
+Pure functions; no I/O. The grammar follows the tag names seen on ollama.com
+(`../shared/research/ollama-library-pages.md`): dash-separated words such as
+`70b-instruct-q4_K_M`, `30b-a3b-q4_K_M`, `8x7b-instruct-v0.1-q4_0`, `e4b-it-q8_0`, `27b-it-qat`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from ollama_quantpick.errors import InputError
+
+# Ollama's own name rules (server/internal names): a part starts with a letter or digit and holds
+# letters, digits, '_', '-' and '.'; at most 80 characters.
+_PART_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
+_TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,79}$")
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A parsed `[namespace/]model[:tag]`; namespace None means the official library."""
+
+    model: str
+    tag: str | None = None
+    namespace: str | None = None
+
+    @property
+    def path(self) -> str:
+        """`library/llama3.3` or `user/model`: the path used by the registry."""
+        return f"{self.namespace or 'library'}/{self.model}"
+
+    @property
+    def page_path(self) -> str:
+        """Path of the model on ollama.com: `/library/phi4` or `/user/model`."""
+        return f"/{self.path}"
+
+    @property
+    def display(self) -> str:
+        base = f"{self.namespace}/{self.model}" if self.namespace else self.model
+        return f"{base}:{self.tag}" if self.tag else base
+
+
+def parse_model_ref(text: str) -> ModelRef:
+    """Validate a model name before it goes into any URL; InputError (exit 2) when invalid."""
+    raw = text.strip()
+    hint = "a model name looks like 'llama3.3', 'llama3.3:70b' or 'user/model:tag'"
+    if raw.count(":") > 1 or not raw:
+        raise InputError(f"'{text}' is not a valid Ollama model name; {hint}")
+    name, _, tag = raw.partition(":")
+    parts = name.split("/")
+    if len(parts) > 2 or (len(parts) == 2 and "." in parts[0]):
+        raise InputError(
+            f"'{text}' names another registry; quantpick reads only ollama.com models ({hint})"
+        )
+    if not all(_PART_RE.match(p) and ".." not in p for p in parts) or (
+        tag and not _TAG_RE.match(tag)
+    ) or (":" in raw and not tag):
+        raise InputError(f"'{text}' is not a valid Ollama model name; {hint}")
+    namespace = parts[0].lower() if len(parts) == 2 else None
+    if namespace == "library":
+        namespace = None
+    return ModelRef(model=parts[-1].lower(), tag=tag or None, namespace=namespace)
+
+
+@dataclass(frozen=True)
+class TagInfo:
+    """What a tag's name tells: sizes in billions of parameters, variant words and quant."""
+
+    params_b: float | None = None
+    active_params_b: float | None = None
+    effective: bool = False  # `e4b`: an effective size (Gemma 3n), not the stored parameter count
+    variant: tuple[str, ...] = field(default_factory=tuple)
+    quant: str | None = None
+
+
+# `70b`, `1.5b`, `270m`, `8x7b`, `e4b`; `a3b` is the active size of an MoE (`30b-a3b`).
+_PARAMS_RE = re.compile(r"^(?:(\d+)x)?(\d+(?:\.\d+)?)([bm])$")
+_EFFECTIVE_RE = re.compile(r"^e(\d+(?:\.\d+)?)b$")
+_ACTIVE_RE = re.compile(r"^a(\d+(?:\.\d+)?)b$")
+# Quant words: q4_K_M, q8_0, q3_K_S, iq2_xs, fp16, f16, bf16, fp32, mxfp4 (any case).
+_QUANT_RE = re.compile(
+    r"^(?:(?P<q>q\d(?:_[0-9a-z]+)*)|(?P<iq>iq\d(?:_[a-z0-9]+)*)|(?P<f>fp16|f16|bf16|fp32|f32)"
+    r"|(?P<fp4>mxfp4|nvfp4))$",
+    re.IGNORECASE,
+)
+
+
+def normalise_quant(word: str) -> str | None:
+    """The GGUF spelling Ollama uses (`q4_K_M`, `q8_0`, `iq2_xs`, `fp16`), or None."""
+    m = _QUANT_RE.match(word)
+    if not m:
+        return None
+    if m.group("q"):
+        head, *rest = m.group("q").lower().split("_")
+        return "_".join([head, *(p.upper() if p.isalpha() else p for p in rest)])
+    if m.group("iq"):
+        return m.group("iq").lower()
+    if m.group("f"):
+        f = m.group("f").lower()
+        return {"f16": "fp16", "f32": "fp32"}.get(f, f)
+    return m.group("fp4").lower()
+
+
+def _billions(count: str | None, number: str, unit: str) -> float:
+    value = float(number) * (int(count) if count else 1)
+    return round(value / 1000, 6) if unit == "m" else value
+
+
+def parse_tag(tag: str) -> TagInfo:
+    """Parse a tag name such as `70b-instruct-q4_K_M`; words it does not know become variant."""
+    params = active = None
+    effective = False
+    quant = None
+    variant: list[str] = []
+    for word in tag.split("-"):
+        low = word.lower()
+        if params is None and (m := _PARAMS_RE.match(low)):
+            params = _billions(m.group(1), m.group(2), m.group(3))
+        elif params is None and (m := _EFFECTIVE_RE.match(low)):
+            params, effective = float(m.group(1)), True
+        elif params is not None and active is None and (m := _ACTIVE_RE.match(low)):
+            active = float(m.group(1))
+        elif quant is None and (q := normalise_quant(word)):
+            quant = q
+        elif low not in ("latest", ""):
+            variant.append(low)
+    return TagInfo(params, active, effective, tuple(variant), quant)

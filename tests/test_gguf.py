@@ -1,0 +1,69 @@
+import struct
+
+import gguf as gguf_pkg
+import pytest
+import world
+
+from ollama_quantpick import gguf
+
+
+def header(model="llama3.3", size="70b", quant="q4_K_M"):
+    return world.gguf_header(model, size, quant)
+
+
+def test_llama_70b_header():
+    info = gguf.parse_header(header())
+    assert (info.architecture, info.block_count, info.embedding_length, info.head_count) == (
+        "llama", 80, 8192, 64)
+    assert info.head_count_kv == [8] * 80 and info.key_length == info.value_length == 128
+    assert info.vocab_size == 128256 and info.context_length == 131072
+    assert info.file_type == "q4_K_M"
+    expected = sum(world.nbytes(t, s) for _, s, t in world.tensors(world.ARCH[("llama3.3", "70b")],
+                                                                    "q4_K_M"))
+    assert info.tensor_bytes == expected
+    assert sum(info.layer_bytes) + info.output_bytes + world.nbytes(
+        12, [8192, 128256]) == expected  # token_embd (q4_K) is the only tensor outside both
+
+
+def test_moe_and_sliding_window_keys():
+    moe = gguf.parse_header(header("qwen3", "30b-a3b", "q4_K_M"))
+    assert (moe.expert_count, moe.expert_used_count) == (128, 8) and moe.expert_bytes > 0
+    g = gguf.parse_header(header("gemma3", "27b", "q4_K_M"))
+    assert g.sliding_window == 1024 and g.key_length == 128
+    assert g.output_bytes > 0  # tied embeddings: token_embd is the output layer
+
+
+def test_type_table_matches_the_gguf_package():
+    for type_id, (_, block, size) in gguf.GGML_TYPES.items():
+        assert gguf_pkg.GGML_QUANT_SIZES[gguf_pkg.GGMLQuantizationType(type_id)] == (block, size)
+
+
+def test_truncated_header_asks_for_more():
+    data = header()
+    with pytest.raises(gguf.NeedMore) as more:
+        gguf.parse_header(data[: len(data) // 2])
+    assert more.value.needed > len(data) // 2
+
+
+def _kv_header(key: bytes, vtype: int, payload: bytes, n_kv=1, n_tensors=0, version=3) -> bytes:
+    return (b"GGUF" + struct.pack("<IQQ", version, n_tensors, n_kv)
+            + struct.pack("<Q", len(key)) + key + struct.pack("<I", vtype) + payload)
+
+
+def test_huge_array_length_is_refused_without_allocating():
+    hostile = _kv_header(b"tokenizer.ggml.tokens", 9, struct.pack("<IQ", 0, 2**40))
+    with pytest.raises(gguf.GGUFError, match="not trusted"):
+        gguf.parse_header(hostile)
+
+
+@pytest.mark.parametrize("data,match", [
+    (b"NOPE" + b"\0" * 40, "bad magic"),
+    (b"GGUF" + struct.pack("<IQQ", 1, 0, 0), "version 1"),
+    (b"GGUF" + struct.pack("<IQQ", 3, 2**40, 1), "not trusted"),
+    (_kv_header(b"k", 42, b""), "unknown type"),
+    (b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + struct.pack("<Q", 2**40), "not trusted"),
+    (_kv_header(b"general.name", 8, struct.pack("<Q", 3) + b"abc"), "architecture"),
+])
+def test_hostile_headers_raise_the_projects_error(data, match):
+    with pytest.raises(gguf.GGUFError, match=match):
+        gguf.parse_header(data)

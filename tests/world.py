@@ -1,0 +1,480 @@
+"""A faithful stand-in for ollama.com and registry.ollama.ai, built from one table of real models.
+
+Pages follow ../shared/research/ollama-library-pages.md (both row forms — the compact link with
+its info line and the wide grid row with separate cells — navigation links that also name the
+model, the `latest` badge, cloud tags; llama3.3 in the older layout that shows a 12-hex digest).
+Architectures are the models' real GGUF shapes. Registry manifests follow Ollama's format; model
+blobs are GGUF headers generated with the `gguf` package, served with Range support.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import tempfile
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+LIB = "https://ollama.com"
+REG = "https://registry.ollama.ai"
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@dataclass(frozen=True)
+class Arch:
+    arch: str
+    layers: int
+    emb: int
+    ff: int
+    heads: int
+    kv: int
+    head_dim: int
+    ctx: int
+    vocab: int
+    experts: int = 0
+    used: int = 0
+    expert_ff: int = 0
+    swa: int = 0
+    tied: bool = False  # no output.weight: token_embd doubles as output (gemma)
+
+
+ARCH = {
+    ("llama3.3", "70b"): Arch("llama", 80, 8192, 28672, 64, 8, 128, 131072, 128256),
+    ("phi4", "14b"): Arch("phi3", 40, 5120, 17920, 40, 10, 128, 16384, 100352),
+    ("qwen3", "0.6b"): Arch("qwen3", 28, 1024, 3072, 16, 8, 128, 40960, 151936, tied=True),
+    ("qwen3", "4b"): Arch("qwen3", 36, 2560, 9728, 32, 8, 128, 40960, 151936, tied=True),
+    ("qwen3", "8b"): Arch("qwen3", 36, 4096, 12288, 32, 8, 128, 40960, 151936),
+    ("qwen3", "14b"): Arch("qwen3", 40, 5120, 17408, 40, 8, 128, 40960, 151936),
+    ("qwen3", "32b"): Arch("qwen3", 64, 5120, 25600, 64, 8, 128, 40960, 151936),
+    ("qwen3", "30b-a3b"): Arch("qwen3moe", 48, 2048, 6144, 32, 4, 128, 40960, 151936, 128, 8,
+                               768),
+    ("gemma3", "4b"): Arch("gemma3", 34, 2560, 10240, 8, 4, 256, 131072, 262144, swa=1024,
+                           tied=True),
+    ("gemma3", "27b"): Arch("gemma3", 62, 5376, 21504, 32, 16, 128, 131072, 262144, swa=1024,
+                            tied=True),
+    ("gpt-oss", "20b"): Arch("gptoss", 24, 2880, 2880, 64, 8, 64, 131072, 201088, 32, 4, 2880,
+                             swa=128),
+}
+
+# model → (layout, description, capabilities, inputs, [(size, quant, [tags])], [cloud tags]).
+# The first tag of each artifact is its most specific name; `latest` aliases the default.
+MODELS = {
+    "llama3.3": ("digest", "New state of the art 70B model. Llama 3.3 70B offers similar "
+                 "performance compared to the Llama 3.1 405B model.", ["tools"], "Text", [
+        ("70b", "q4_K_M", ["70b-instruct-q4_K_M", "latest", "70b"]),
+        ("70b", "q2_K", ["70b-instruct-q2_K"]), ("70b", "q3_K_S", ["70b-instruct-q3_K_S"]),
+        ("70b", "q3_K_M", ["70b-instruct-q3_K_M"]), ("70b", "q4_0", ["70b-instruct-q4_0"]),
+        ("70b", "q4_1", ["70b-instruct-q4_1"]), ("70b", "q4_K_S", ["70b-instruct-q4_K_S"]),
+        ("70b", "q5_0", ["70b-instruct-q5_0"]), ("70b", "q5_1", ["70b-instruct-q5_1"]),
+        ("70b", "q5_K_S", ["70b-instruct-q5_K_S"]), ("70b", "q5_K_M", ["70b-instruct-q5_K_M"]),
+        ("70b", "q6_K", ["70b-instruct-q6_K"]), ("70b", "q8_0", ["70b-instruct-q8_0"]),
+        ("70b", "fp16", ["70b-instruct-fp16"]),
+    ], []),
+    "phi4": ("plain", "Phi-4 is a 14B parameter, state-of-the-art open model from Microsoft.",
+             [], "Text", [
+        ("14b", "q4_K_M", ["14b-q4_K_M", "latest", "14b"]),
+        ("14b", "q8_0", ["14b-q8_0"]), ("14b", "fp16", ["14b-fp16"]),
+    ], []),
+    "qwen3": ("plain", "Qwen3 is the latest generation of large language models in Qwen "
+              "series, offering a comprehensive suite of dense and mixture-of-experts (MoE) "
+              "models.", ["tools", "thinking"], "Text", [
+        ("0.6b", "q4_K_M", ["0.6b-q4_K_M", "0.6b"]), ("0.6b", "q8_0", ["0.6b-q8_0"]),
+        ("4b", "q4_K_M", ["4b-q4_K_M", "4b"]), ("4b", "q8_0", ["4b-q8_0"]),
+        ("8b", "q4_K_M", ["8b-q4_K_M", "latest", "8b"]), ("8b", "q8_0", ["8b-q8_0"]),
+        ("8b", "fp16", ["8b-fp16"]),
+        ("14b", "q4_K_M", ["14b-q4_K_M", "14b"]), ("14b", "q8_0", ["14b-q8_0"]),
+        ("14b", "fp16", ["14b-fp16"]),
+        ("30b-a3b", "q4_K_M", ["30b-a3b-q4_K_M", "30b-a3b", "30b"]),
+        ("30b-a3b", "q8_0", ["30b-a3b-q8_0"]), ("30b-a3b", "fp16", ["30b-a3b-fp16"]),
+        ("32b", "q4_K_M", ["32b-q4_K_M", "32b"]), ("32b", "q8_0", ["32b-q8_0"]),
+        ("32b", "fp16", ["32b-fp16"]),
+    ], []),
+    "gemma3": ("plain", "The current, most capable model that runs on a single GPU.",
+               ["vision"], "Text, Image", [
+        ("4b", "q4_K_M", ["4b-it-q4_K_M", "latest", "4b"]), ("4b", "q8_0", ["4b-it-q8_0"]),
+        ("4b", "qat", ["4b-it-qat"]),
+        ("27b", "q4_K_M", ["27b-it-q4_K_M", "27b"]), ("27b", "q8_0", ["27b-it-q8_0"]),
+        ("27b", "qat", ["27b-it-qat"]), ("27b", "fp16", ["27b-it-fp16"]),
+    ], []),
+    "gpt-oss": ("plain", "OpenAI's open-weight models designed for powerful reasoning, agentic "
+                "tasks, and versatile developer use cases.", ["tools", "thinking"], "Text", [
+        ("20b", "mxfp4", ["20b", "latest"]),
+    ], ["20b-cloud", "120b-cloud"]),
+}
+
+PARAMS = {("llama3.3", "70b"): 70.6, ("phi4", "14b"): 14.7, ("qwen3", "0.6b"): 0.6,
+          ("qwen3", "4b"): 4.0, ("qwen3", "8b"): 8.2, ("qwen3", "14b"): 14.8,
+          ("qwen3", "32b"): 32.8, ("qwen3", "30b-a3b"): 30.5, ("gemma3", "4b"): 4.3,
+          ("gemma3", "27b"): 27.4, ("gpt-oss", "20b"): 20.9}
+
+# ggml type ids (ggml.h) and file types (llama.h) used by the generator.
+T = {"f32": 0, "f16": 1, "q4_0": 2, "q4_1": 3, "q5_0": 6, "q5_1": 7, "q8_0": 8, "q2_K": 10,
+     "q3_K": 11, "q4_K": 12, "q5_K": 13, "q6_K": 14, "bf16": 30, "mxfp4": 39}
+FTYPE = {"fp16": 1, "q4_0": 2, "q4_1": 3, "q8_0": 7, "q5_0": 8, "q5_1": 9, "q2_K": 10,
+         "q3_K_S": 11, "q3_K_M": 12, "q3_K_L": 13, "q4_K_S": 14, "q4_K_M": 15, "q5_K_S": 16,
+         "q5_K_M": 17, "q6_K": 18, "mxfp4": 38, "qat": 2}
+BLOCK = {0: (1, 4), 1: (1, 2), 2: (32, 18), 3: (32, 20), 6: (32, 22), 7: (32, 24), 8: (32, 34),
+         10: (256, 84), 11: (256, 110), 12: (256, 144), 13: (256, 176), 14: (256, 210),
+         30: (1, 2), 39: (32, 17)}
+# base type, type of attn_v/ffn_down on llama.cpp's use_more_bits layers, output type
+MIX = {"fp16": ("f16", "f16", "f16"), "q8_0": ("q8_0", "q8_0", "q8_0"),
+       "q6_K": ("q6_K", "q6_K", "q6_K"), "q5_K_M": ("q5_K", "q6_K", "q6_K"),
+       "q5_K_S": ("q5_K", "q5_K", "q6_K"), "q5_0": ("q5_0", "q5_0", "q6_K"),
+       "q5_1": ("q5_1", "q5_1", "q6_K"), "q4_K_M": ("q4_K", "q6_K", "q6_K"),
+       "q4_K_S": ("q4_K", "q4_K", "q6_K"), "q4_0": ("q4_0", "q4_0", "q6_K"),
+       "q4_1": ("q4_1", "q4_1", "q6_K"), "q3_K_L": ("q3_K", "q5_K", "q6_K"),
+       "q3_K_M": ("q3_K", "q4_K", "q6_K"), "q3_K_S": ("q3_K", "q3_K", "q6_K"),
+       "q2_K": ("q2_K", "q3_K", "q6_K"), "qat": ("q4_0", "q4_0", "f16"),
+       "mxfp4": ("q8_0", "q8_0", "q8_0")}
+
+
+def nbytes(ttype: int, shape: list[int]) -> int:
+    block, size = BLOCK[ttype]
+    n = 1
+    for d in shape:
+        n *= d
+    return n // block * size
+
+
+def _more_bits(i: int, n: int) -> bool:
+    return i < n // 8 or i >= 7 * n // 8 or (i - n // 8) % 3 == 2
+
+
+def tensors(a: Arch, quant: str) -> list[tuple[str, list[int], int]]:
+    """(name, shape as ne0.., ggml type) for every tensor of a model at `quant`."""
+    base, more, out = (T[x] for x in MIX[quant])
+    emb_type = T["f16"] if quant == "qat" else base
+    q, kv = a.heads * a.head_dim, a.kv * a.head_dim
+    ts = [("token_embd.weight", [a.emb, a.vocab], emb_type)]
+    for i in range(a.layers):
+        mb = more if _more_bits(i, a.layers) else base
+        p = f"blk.{i}."
+        ts += [(p + "attn_norm.weight", [a.emb], 0), (p + "attn_q.weight", [a.emb, q], base),
+               (p + "attn_k.weight", [a.emb, kv], base), (p + "attn_v.weight", [a.emb, kv], mb),
+               (p + "attn_output.weight", [q, a.emb], base), (p + "ffn_norm.weight", [a.emb], 0)]
+        if a.experts:
+            et = T["mxfp4"] if quant == "mxfp4" else base
+            ts += [(p + "ffn_gate_inp.weight", [a.emb, a.experts], 0),
+                   (p + "ffn_gate_exps.weight", [a.emb, a.expert_ff, a.experts], et),
+                   (p + "ffn_up_exps.weight", [a.emb, a.expert_ff, a.experts], et),
+                   (p + "ffn_down_exps.weight", [a.expert_ff, a.emb, a.experts], et)]
+        else:
+            ts += [(p + "ffn_gate.weight", [a.emb, a.ff], base),
+                   (p + "ffn_up.weight", [a.emb, a.ff], base),
+                   (p + "ffn_down.weight", [a.ff, a.emb], mb)]
+    ts.append(("output_norm.weight", [a.emb], 0))
+    if not a.tied:
+        ts.append(("output.weight", [a.emb, a.vocab], out))
+    return ts
+
+
+HEADER_ALLOWANCE = 4_000_000  # bytes before the tensor data (vocabulary and tensor table)
+
+
+@dataclass
+class Artifact:
+    model: str
+    size: str
+    quant: str
+    tags: list[str]
+
+    @property
+    def arch(self) -> Arch:
+        return ARCH[(self.model, self.size)]
+
+    @property
+    def blob_digest(self) -> str:
+        return "sha256:" + hashlib.sha256(f"{self.model}:{self.size}:{self.quant}".encode()
+                                          ).hexdigest()
+
+    @property
+    def model_bytes(self) -> int:
+        return HEADER_ALLOWANCE + sum(nbytes(t, s) for _, s, t in tensors(self.arch, self.quant))
+
+    @property
+    def config(self) -> dict:
+        params = PARAMS[(self.model, self.size)]
+        ft = "Q4_0" if self.quant == "qat" else self.quant.upper()
+        return {"model_format": "gguf", "model_family": self.arch.arch,
+                "model_families": [self.arch.arch], "model_type": f"{params}B",
+                "file_type": ft, "architecture": "amd64", "os": "linux", "rootfs":
+                {"type": "layers", "diff_ids": [self.blob_digest]}}
+
+    @property
+    def config_text(self) -> str:
+        return json.dumps(self.config, separators=(",", ":"))
+
+    @property
+    def config_digest(self) -> str:
+        return "sha256:" + hashlib.sha256(self.config_text.encode()).hexdigest()
+
+    @property
+    def layers(self) -> list[dict]:
+        def blob(kind: str, size: int) -> dict:
+            d = hashlib.sha256(f"{self.model}:{kind}".encode()).hexdigest()
+            return {"mediaType": f"application/vnd.ollama.image.{kind}", "digest": f"sha256:{d}",
+                    "size": size}
+        layers = [{"mediaType": "application/vnd.ollama.image.model",
+                   "digest": self.blob_digest, "size": self.model_bytes}]
+        if "Image" in MODELS[self.model][3]:
+            layers.append(blob("projector", 851_251_104))
+        return layers + [blob("license", 7627), blob("template", 1542), blob("params", 96)]
+
+    @property
+    def manifest_text(self) -> str:
+        return json.dumps({"schemaVersion": 2,
+                           "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                           "config": {"mediaType": "application/vnd.docker.container.image.v1"
+                                      "+json", "digest": self.config_digest,
+                                      "size": len(self.config_text)},
+                           "layers": self.layers}, indent=2)
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.manifest_text.encode()).hexdigest()
+
+    @property
+    def download_bytes(self) -> int:
+        return sum(x["size"] for x in self.layers)
+
+
+def artifacts(model: str) -> list[Artifact]:
+    return [Artifact(model, size, quant, tags) for size, quant, tags in MODELS[model][4]]
+
+
+def find(model: str, tag: str) -> Artifact | None:
+    return next((a for a in artifacts(model) if tag in a.tags), None)
+
+
+@lru_cache(maxsize=None)
+def gguf_header(model: str, size: str, quant: str) -> bytes:
+    """The GGUF header (metadata + tensor table) of an artifact, written by the gguf package."""
+    import gguf
+    import numpy as np
+
+    a = ARCH[(model, size)]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "m.gguf"
+        w = gguf.GGUFWriter(path, a.arch)
+        w.add_string("general.name", f"{model} {size}")
+        w.add_uint32("general.file_type", FTYPE[quant])
+        w.add_uint32(f"{a.arch}.block_count", a.layers)
+        w.add_uint32(f"{a.arch}.context_length", a.ctx)
+        w.add_uint32(f"{a.arch}.embedding_length", a.emb)
+        w.add_uint32(f"{a.arch}.feed_forward_length", a.ff)
+        w.add_uint32(f"{a.arch}.attention.head_count", a.heads)
+        w.add_uint32(f"{a.arch}.attention.head_count_kv", a.kv)
+        if a.head_dim != a.emb // a.heads:
+            w.add_uint32(f"{a.arch}.attention.key_length", a.head_dim)
+            w.add_uint32(f"{a.arch}.attention.value_length", a.head_dim)
+        if a.experts:
+            w.add_uint32(f"{a.arch}.expert_count", a.experts)
+            w.add_uint32(f"{a.arch}.expert_used_count", a.used)
+        if a.swa:
+            w.add_uint32(f"{a.arch}.attention.sliding_window", a.swa)
+        w.add_string("tokenizer.ggml.model", "gpt2")
+        w.add_array("tokenizer.ggml.tokens", [f"t{i}" for i in range(a.vocab)])
+        w.add_array("tokenizer.ggml.token_type", [1] * 64)
+        for name, shape, ttype in tensors(a, quant):
+            w.add_tensor_info(name, list(reversed(shape)), np.dtype(np.float32),
+                              nbytes(ttype, shape), raw_dtype=gguf.GGMLQuantizationType(ttype))
+        w.write_header_to_file()
+        w.write_kv_data_to_file()
+        w.write_ti_data_to_file()
+        w.close()
+        return path.read_bytes()
+
+
+# ---- pages -------------------------------------------------------------------------------------
+
+def _page_size(n: int) -> str:
+    if n >= 10e9:
+        return f"{round(n / 1e9)}GB"
+    if n >= 1e9:
+        return f"{n / 1e9:.1f}GB"
+    return f"{round(n / 1e6)}MB"
+
+
+def _ctx(n: int) -> str:
+    return f"{n // 1024}K"
+
+
+def tags_page(model: str) -> str:
+    """The tags page in the layout the table names for this model."""
+    layout, description, caps, inputs, _, cloud = MODELS[model]
+    rows = []
+    for a in artifacts(model):
+        for tag in [*a.tags[1:], a.tags[0]] if "latest" in a.tags else a.tags:
+            rows.append((tag, a))
+    rows.sort(key=lambda r: (r[0] != "latest", r[0]))
+    html = [f"""<!DOCTYPE html><html class="h-full"><head><meta charset="utf-8">
+<title>Tags · {model}</title><meta name="description" content="{description}"></head>
+<body><header><nav class="flex"><a href="/">Ollama</a><a href="/search">Models</a>
+<a href="/library/{model}">{model}</a><a href="/library/{model}/tags">Tags</a>
+<a href="https://docs.ollama.com">Docs</a></nav></header>
+<main><div class="flex items-center"><h1 x-test-model-name>{model}</h1></div>
+<section class="flex-1"><div class="min-w-full divide-y divide-gray-200">"""]
+    latest = find(model, "latest")
+    for tag, a in rows:
+        ctx = _ctx(a.arch.ctx)
+        size = _page_size(a.model_bytes + sum(x["size"] for x in a.layers[1:2]
+                                              if "projector" in x["mediaType"]))
+        badge = ('<span class="rounded-full border px-1.5 text-xs">latest</span>'
+                 if latest is not None and a is not latest and False else "")
+        if latest is not None and a.tags == latest.tags and tag != "latest":
+            badge = '<span class="ml-2 rounded-full border px-1.5 text-xs">latest</span>'
+        if layout == "digest":
+            info = f"{a.digest[:12]} • {size} • Updated 11 months ago"
+            html.append(f"""<div class="flex px-4 py-3">
+<a href="/library/{model}:{tag}" class="group"><div class="flex items-center">
+<span class="font-medium">{tag}</span>{badge}</div>
+<div class="flex text-neutral-500 text-[13px]"><span>{info}</span></div></a></div>""")
+        else:
+            info = f"{size} · {ctx} context window · {inputs} · 5 months ago"
+            html.append(f"""<div class="group px-4 py-3">
+<a href="/library/{model}:{tag}" class="sm:hidden flex flex-col space-y-[6px] group text-[13px] px-4 py-3">
+<p class="flex text-neutral-800 font-medium">{tag}{badge}</p>
+<p class="flex text-neutral-500">{info}</p></a>
+<div class="hidden sm:grid grid-cols-12 items-center">
+<span class="col-span-6"><a href="/library/{model}:{tag}">
+<p class="truncate hover:underline text-sm font-medium text-neutral-800">{model}:{tag}</p></a>
+{badge}<span class="text-neutral-500 text-xs">{a.digest[:12] if False else ""}</span></span>
+<p class="col-span-2 text-neutral-500 text-[13px]">{size}</p>
+<p class="col-span-2 text-neutral-500 text-[13px]">{ctx}</p>
+<div class="col-span-2 text-neutral-500 text-[13px]">{inputs}</div></div></div>""")
+    for tag in cloud:
+        html.append(f"""<div class="group px-4 py-3">
+<a href="/library/{model}:{tag}" class="sm:hidden flex flex-col space-y-[6px] group text-[13px] px-4 py-3">
+<p class="flex text-neutral-800 font-medium">{tag}</p>
+<p class="flex text-neutral-500">Medium Usage · 128K context window · Text · 2 months ago</p></a>
+<div class="hidden sm:grid grid-cols-12 items-center">
+<span class="col-span-6"><a href="/library/{model}:{tag}">
+<p class="truncate hover:underline text-sm font-medium text-neutral-800">{model}:{tag}</p></a>
+</span><p class="col-span-2 text-neutral-500 text-[13px]">Medium Usage</p>
+<p class="col-span-2 text-neutral-500 text-[13px]">128K</p>
+<div class="col-span-2 text-neutral-500 text-[13px]">Text</div></div></div>""")
+    html.append("</div></section></main><footer><a href='/blog'>Blog</a></footer></body></html>")
+    return "\n".join(html)
+
+
+def model_page(model: str) -> str:
+    _, description, caps, inputs, _, _ = MODELS[model]
+    sizes = sorted({s for s, _, _ in MODELS[model][4]})
+    badges = "".join(f'<span x-test-capability class="badge">{c}</span>' for c in caps)
+    size_badges = "".join(f'<span x-test-size class="badge">{s}</span>' for s in sizes)
+    return f"""<!DOCTYPE html><html><head><meta name="description" content="{description}">
+<title>{model}</title></head><body><nav><a href="/library/{model}/tags">Tags</a></nav>
+<main><h1 x-test-model-title>{model}</h1><p>{description}</p>
+<div>{badges}{size_badges}</div><span x-test-pull-count>1.2M</span>
+<span x-test-tag-count>{sum(len(t) for *_, t in MODELS[model][4])}</span></main></body></html>"""
+
+
+def search_page(_query: str) -> str:
+    items = "".join(f'<li x-test-model><a href="/library/{m}"><span x-test-search-response-title>'
+                    f"{m}</span></a></li>" for m in [*MODELS, "llama3.1", "llama3.2", "llava"])
+    return f"<html><body><ul>{items}</ul></body></html>"
+
+
+def write_fixture_pages() -> None:
+    """Regenerate tests/fixtures/library/*.html from the table (run by hand; output committed)."""
+    out = FIXTURES / "library"
+    out.mkdir(parents=True, exist_ok=True)
+    for model in MODELS:
+        (out / f"{model}.tags.html").write_text(tags_page(model))
+        (out / f"{model}.html").write_text(model_page(model))
+    (out / "search.html").write_text(search_page(""))
+
+
+# ---- serving with `responses` ------------------------------------------------------------------
+
+@dataclass
+class Served:
+    """Counts what the fake hosts were asked, so tests can assert on traffic."""
+
+    calls: list[str] = field(default_factory=list)
+    ranges: list[str] = field(default_factory=list)
+    tags_html: dict[str, str] = field(default_factory=dict)  # overrides per model
+    ignore_range: bool = False  # behave like a server that ignores Range (200, whole body)
+
+
+def respond(url: str, headers: dict, served: Served, lib: str = LIB, reg: str = REG):
+    """(status, headers, body) for a GET of `url`: the one router behind both the `responses`
+    mock and the real local HTTP server."""
+    served.calls.append(url)
+    path = url[len(lib):] if url.startswith(lib) else None
+    if path is not None:
+        if m := re.match(r"^/library/([^/]+)/tags$", path):
+            model = m.group(1)
+            if model in served.tags_html:
+                return 200, {"Content-Type": "text/html"}, served.tags_html[model]
+            page = FIXTURES / "library" / f"{model}.tags.html"
+            if not page.exists():
+                return 404, {}, "<html><body><h1>404</h1>Not found</body></html>"
+            return 200, {"Content-Type": "text/html; charset=utf-8"}, page.read_text()
+        if m := re.match(r"^/library/([^/?:]+)$", path):
+            page = FIXTURES / "library" / f"{m.group(1)}.html"
+            return (200, {}, page.read_text()) if page.exists() else (404, {}, "not found")
+        if path.startswith("/search"):
+            return 200, {}, (FIXTURES / "library" / "search.html").read_text()
+        return 404, {}, "not found"
+    path = url[len(reg):] if url.startswith(reg) else ""
+    if m := re.match(r"^/v2/library/([^/]+)/manifests/([^/]+)$", path):
+        a = find(m.group(1), m.group(2)) if m.group(1) in MODELS else None
+        if a is None:
+            return 404, {}, json.dumps({"errors": [{"code": "MANIFEST_UNKNOWN",
+                                                    "message": "manifest unknown"}]})
+        return 200, {"Content-Type": "application/vnd.docker.distribution.manifest.v2+json"}, \
+            a.manifest_text
+    if m := re.match(r"^/v2/library/([^/]+)/blobs/(sha256:[0-9a-f]+)$", path):
+        model, digest = m.group(1), m.group(2)
+        for a in artifacts(model) if model in MODELS else []:
+            if a.config_digest == digest:
+                return 200, {}, a.config_text
+            if a.blob_digest == digest:
+                data = gguf_header(a.model, a.size, a.quant)
+                rng = headers.get("Range", "")
+                served.ranges.append(rng)
+                r = re.match(r"bytes=(\d+)-(\d+)", rng)
+                if r and not served.ignore_range:
+                    start, end = int(r.group(1)), int(r.group(2))
+                    body = data[start:end + 1]
+                    body += b"\0" * (min(end + 1, a.model_bytes) - start - len(body))
+                    return 206, {"Content-Range": f"bytes {start}-{end}/{a.model_bytes}"}, body
+                return 200, {}, data + b"\0" * 4_000_000
+        return 404, {}, "blob unknown"
+    return 404, {}, "not found"
+
+
+def install(rsps, lib: str = LIB, reg: str = REG, served: Served | None = None) -> Served:
+    """Route ollama.com and the registry to `respond` on a `responses.RequestsMock`."""
+    served = served or Served()
+
+    def callback(request):
+        return respond(request.url, dict(request.headers), served, lib, reg)
+
+    for base in (lib, reg):
+        rsps.add_callback("GET", re.compile(re.escape(base) + ".*"), callback=callback)
+    return served
+
+
+def serve_http(httpserver, served: Served | None = None) -> tuple[str, Served]:
+    """Serve the same routes on a real local HTTP server (pytest-httpserver); returns its base
+    URL, to be used as both QUANTPICK_LIBRARY_URL and QUANTPICK_REGISTRY_URL."""
+    from werkzeug import Response
+
+    served = served or Served()
+    base = httpserver.url_for("/").rstrip("/")
+
+    def handler(request):
+        url = base + request.full_path.rstrip("?")
+        status, headers, body = respond(url, dict(request.headers), served, base, base)
+        return Response(body, status=status, headers=headers)
+
+    httpserver.expect_request(re.compile(".*")).respond_with_handler(handler)
+    return base, served
+
+
+if __name__ == "__main__":
+    write_fixture_pages()
