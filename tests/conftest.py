@@ -12,7 +12,6 @@ from click.testing import CliRunner
 sys.path.insert(0, str(Path(__file__).parent))
 
 import world  # noqa: E402
-
 from ollama_quantpick import http  # noqa: E402
 
 

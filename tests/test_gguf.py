@@ -2,8 +2,8 @@ import struct
 
 import gguf as gguf_pkg
 import pytest
-import world
 
+import world
 from ollama_quantpick import gguf
 
 

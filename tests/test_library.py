@@ -2,8 +2,8 @@ import json
 import time
 
 import pytest
-import world
 
+import world
 from ollama_quantpick import http, library
 from ollama_quantpick.errors import QuantpickError
 from ollama_quantpick.tagname import parse_model_ref

@@ -1,6 +1,6 @@
 import pytest
-import world
 
+import world
 from ollama_quantpick.errors import InputError
 from ollama_quantpick.tagname import normalise_quant, parse_model_ref, parse_tag
 

@@ -14,7 +14,7 @@ import json
 import re
 import tempfile
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 LIB = "https://ollama.com"
@@ -248,7 +248,7 @@ def find(model: str, tag: str) -> Artifact | None:
     return next((a for a in artifacts(model) if tag in a.tags), None)
 
 
-@lru_cache(maxsize=None)
+@cache
 def gguf_header(model: str, size: str, quant: str) -> bytes:
     """The GGUF header (metadata + tensor table) of an artifact, written by the gguf package."""
     import gguf
@@ -321,8 +321,7 @@ def tags_page(model: str) -> str:
         ctx = _ctx(a.arch.ctx)
         size = _page_size(a.model_bytes + sum(x["size"] for x in a.layers[1:2]
                                               if "projector" in x["mediaType"]))
-        badge = ('<span class="rounded-full border px-1.5 text-xs">latest</span>'
-                 if latest is not None and a is not latest and False else "")
+        badge = ""
         if latest is not None and a.tags == latest.tags and tag != "latest":
             badge = '<span class="ml-2 rounded-full border px-1.5 text-xs">latest</span>'
         if layout == "digest":
@@ -340,7 +339,7 @@ def tags_page(model: str) -> str:
 <div class="hidden sm:grid grid-cols-12 items-center">
 <span class="col-span-6"><a href="/library/{model}:{tag}">
 <p class="truncate hover:underline text-sm font-medium text-neutral-800">{model}:{tag}</p></a>
-{badge}<span class="text-neutral-500 text-xs">{a.digest[:12] if False else ""}</span></span>
+{badge}</span>
 <p class="col-span-2 text-neutral-500 text-[13px]">{size}</p>
 <p class="col-span-2 text-neutral-500 text-[13px]">{ctx}</p>
 <div class="col-span-2 text-neutral-500 text-[13px]">{inputs}</div></div></div>""")

@@ -11,7 +11,7 @@ import math
 from dataclasses import asdict, dataclass, replace
 
 from ollama_quantpick.gguf import GGUFInfo
-from ollama_quantpick.hardware import GiB, MiB, Budget
+from ollama_quantpick.hardware import Budget, GiB, MiB
 from ollama_quantpick.quants import Quant, data
 
 # CUDA's per-GPU minimum memory in Ollama: 457 MiB (`minimum_memory=479199232`, ollama/ollama#10588).
@@ -40,11 +40,19 @@ class Estimate:
     tokens_per_s: float | None
     source: str  # header | fallback
     short_bytes: int = 0  # for placement "no": how much memory is missing
+    # With the GPU's bandwidth unknown, the CPU part alone still bounds the speed from above.
+    tokens_per_s_max: float | None = None
 
     def to_json(self) -> dict:
         out = asdict(self)
-        out["tokens_per_s"] = None if self.tokens_per_s is None else round(self.tokens_per_s, 1)
+        for key in ("tokens_per_s", "tokens_per_s_max"):
+            out[key] = None if out[key] is None else round(out[key], 1)
         return out
+
+    @property
+    def speed_cap(self) -> float | None:
+        """The speed figure to hold against a minimum: exact when known, else the upper bound."""
+        return self.tokens_per_s if self.tokens_per_s is not None else self.tokens_per_s_max
 
     @property
     def fit_label(self) -> str:
@@ -216,26 +224,28 @@ def scale_arch(arch: GGUFInfo, model_bytes: int) -> GGUFInfo:
 
 
 def tokens_per_s(arch: GGUFInfo, quant: Quant, weights: int, kv: int, gpu_share: float,
-                 budget: Budget) -> float | None:
-    """Token generation is memory-bound: every active weight and the KV cache are read once per
-    token; GPU and CPU parts run one after the other, so their times add (research 6.4)."""
+                 budget: Budget) -> tuple[float | None, float | None]:
+    """(tokens/s, upper bound). Token generation is memory-bound: every active weight and the KV
+    cache are read once per token; GPU and CPU parts run one after the other, so their times add
+    (research 6.4). When the GPU's bandwidth is unknown, the CPU part alone gives an upper bound."""
     sp = data()["speed"]
     active = weights
     if arch.expert_count and arch.expert_used_count and arch.expert_bytes:
         active = weights - arch.expert_bytes + arch.expert_bytes * arch.expert_used_count \
             // arch.expert_count
     per_token = active + kv
-    t = 0.0
-    if gpu_share > 0:
-        if not budget.gpu_bandwidth_gbps:
-            return None
-        t += per_token * gpu_share / (sp["eta_gpu"] * budget.gpu_bandwidth_gbps * 1e9 * quant.k_speed)
-    if gpu_share < 1:
-        if not budget.cpu_bandwidth_gbps:
-            return None
+    t_gpu = t_cpu = 0.0
+    gpu_known = bool(budget.gpu_bandwidth_gbps)
+    if gpu_share > 0 and gpu_known:
+        t_gpu = per_token * gpu_share / (sp["eta_gpu"] * budget.gpu_bandwidth_gbps * 1e9
+                                         * quant.k_speed)
+    if gpu_share < 1 and budget.cpu_bandwidth_gbps:
         k = quant.k_speed * (sp["iq_cpu"] if quant.is_iq else 1.0)
-        t += per_token * (1 - gpu_share) / (sp["eta_cpu"] * budget.cpu_bandwidth_gbps * 1e9 * k)
-    return 1.0 / t if t > 0 else None
+        t_cpu = per_token * (1 - gpu_share) / (sp["eta_cpu"] * budget.cpu_bandwidth_gbps * 1e9 * k)
+    cpu_known = gpu_share >= 1 or bool(budget.cpu_bandwidth_gbps)
+    if (gpu_share <= 0 or gpu_known) and cpu_known and t_gpu + t_cpu > 0:
+        return 1.0 / (t_gpu + t_cpu), None
+    return None, (1.0 / t_cpu if t_cpu > 0 else None)
 
 
 def estimate(arch: GGUFInfo, quant: Quant, budget: Budget, *, model_bytes: int,
@@ -284,8 +294,8 @@ def estimate(arch: GGUFInfo, quant: Quant, budget: Budget, *, model_bytes: int,
         placement = "no"
     share = 1.0 if placement == "gpu" else (
         min(1.0, on_gpu_weights / weights) if placement == "split" and weights else 0.0)
-    speed = None if placement == "no" else tokens_per_s(arch, quant, weights, kv_total, share,
-                                                        budget)
+    speed, bound = (None, None) if placement == "no" else tokens_per_s(
+        arch, quant, weights, kv_total, share, budget)
     return Estimate(ctx, kv_type, weights, kv_total, graph, overhead,
                     weights + kv_total + graph + overhead, n_layers, gpu_layers, placement,
-                    vram, ram, speed, source, short)
+                    vram, ram, speed, source, short, bound)

@@ -102,7 +102,7 @@ def rank(cands: list[Candidate], task: str, prefer: str = "balanced",
         u = speed_utility(c.estimate.tokens_per_s, task)
         weight = {"quality": 0.0, "balanced": 0.1, "speed": 0.5}[prefer]
         c.score = capability(c.params_b) * c.quality * (1 - weight + weight * (1 if u is None else u))
-        tps = c.estimate.tokens_per_s
+        tps = c.estimate.speed_cap
         c.too_slow = bool(min_tps and tps is not None and tps < min_tps)
         c.picked = False
 
@@ -163,9 +163,10 @@ def nothing_fits(ranked: list[Candidate], budget_label: str) -> str:
     """Why nothing was picked, with the closest candidate and what it lacks."""
     slow = [c for c in ranked if c.estimate.placement != "no"]
     if slow:
-        fastest = max(slow, key=lambda c: c.estimate.tokens_per_s or 0)
+        fastest = max(slow, key=lambda c: c.estimate.speed_cap or 0)
+        bound = "at most " if fastest.estimate.tokens_per_s is None else "about "
         return (f"nothing runs fast enough on {budget_label}: the fastest that fits, "
-                f"{fastest.name}, makes about {fastest.estimate.tokens_per_s:.1f} tokens/s; "
+                f"{fastest.name}, makes {bound}{fastest.estimate.speed_cap:.1f} tokens/s; "
                 "lower --min-speed to accept it")
     closest = min(ranked, key=lambda c: c.estimate.short_bytes)
     return (f"nothing fits {budget_label}: the closest, {closest.name}, needs "

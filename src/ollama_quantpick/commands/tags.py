@@ -14,6 +14,12 @@ def _params(c) -> str:
     return f"{c.params_b:g}B" + (f"/a{c.active_params_b:g}B" if c.active_params_b else "")
 
 
+def _speed(est) -> str:
+    if est.tokens_per_s is not None:
+        return f"{est.tokens_per_s:.0f}" if est.tokens_per_s >= 10 else f"{est.tokens_per_s:.1f}"
+    return f"<{est.tokens_per_s_max:.1f}" if est.tokens_per_s_max is not None else "-"
+
+
 def _ctx(n: int | None) -> str:
     return "-" if not n else f"{n // 1024}K" if n % 1024 == 0 else str(n)
 
@@ -81,7 +87,7 @@ def command(model, task, ctx, kv_cache, prefer, min_speed, size, vram, ram, gpu,
                      format_bytes(c.download_bytes), _ctx(by_name[c.name].tag.context),
                      ",".join(by_name[c.name].tag.inputs), est.fit_label,
                      format_bytes(est.total_bytes),
-                     "-" if est.tokens_per_s is None else f"{est.tokens_per_s:.0f}",
+                     _speed(est),
                      f"{c.quality * 100:.1f}%", f"{c.score:.3f}"])
     click.echo(_table(rows, ["", "#", "TAG (ALIASES)", "PARAMS", "QUANT", "SIZE", "CTX", "INPUT",
                              "FIT", "NEEDS", "TOK/S", "QUALITY", "SCORE"]))

@@ -1,0 +1,85 @@
+import time
+
+import pytest
+from werkzeug import Response
+
+import world
+from ollama_quantpick import gguf, http, registry
+from ollama_quantpick.errors import QuantpickError
+from ollama_quantpick.tagname import parse_model_ref
+
+LLAMA = parse_model_ref("llama3.3")
+
+
+def test_manifest_is_exact_and_its_digest_is_what_ollama_list_shows(site):
+    m = registry.manifest(LLAMA, "latest")
+    a = world.find("llama3.3", "latest")
+    assert m.digest == a.digest and m.short_digest == a.digest[:12]
+    assert m.model_bytes == a.model_bytes and m.projector_bytes == 0
+    assert m.download_bytes == a.download_bytes
+    assert registry.manifest(LLAMA, "no-such-tag") is None
+
+
+def test_vision_manifest_has_a_projector(site):
+    m = registry.manifest(parse_model_ref("gemma3"), "27b")
+    assert m.projector_bytes == 851_251_104
+
+
+def test_config_blob(site):
+    m = registry.manifest(LLAMA, "70b-instruct-q5_K_M")
+    config = registry.config_blob(LLAMA, m.config_digest)
+    assert config["file_type"] == "Q5_K_M" and config["model_type"] == "70.6B"
+
+
+def test_header_larger_than_the_first_range_is_read_in_growing_ranges(site):
+    a = world.find("llama3.3", "latest")
+    assert len(world.gguf_header("llama3.3", "70b", "q4_K_M")) > registry.FIRST_RANGE
+    info = registry.gguf_info(LLAMA, a.blob_digest)
+    assert info.block_count == 80 and info.vocab_size == 128256
+    ends = [int(r.rsplit("-", 1)[1]) + 1 for r in site.ranges]
+    assert ends[0] == registry.FIRST_RANGE and len(ends) >= 2 and ends == sorted(ends)
+    assert max(ends) < 16 * 2**20  # never the 42 GB blob
+
+
+def test_header_is_cached_by_digest_forever(site):
+    a = world.find("phi4", "latest")
+    first = registry.gguf_info(parse_model_ref("phi4"), a.blob_digest)
+    requests_before = len(site.ranges)
+    http.settings.ttl = 0  # even with every page expired, a blob never changes
+    assert registry.gguf_info(parse_model_ref("phi4"), a.blob_digest) == first
+    assert len(site.ranges) == requests_before
+
+
+def test_server_that_ignores_range_is_cut_off(httpserver, monkeypatch):
+    """A 200 with an endless body: quantpick reads what it needs and hangs up."""
+    header = world.gguf_header("phi4", "14b", "q4_K_M")
+    sent = []
+
+    def endless():
+        yield header
+        while True:
+            sent.append(1)
+            yield b"\0" * 2**20
+
+    httpserver.expect_request("/v2/library/phi4/blobs/sha256:" + "a" * 64).respond_with_handler(
+        lambda request: Response(endless(), status=200))
+    monkeypatch.setenv("QUANTPICK_REGISTRY_URL", httpserver.url_for("/").rstrip("/"))
+    started = time.monotonic()
+    info = registry.gguf_info(parse_model_ref("phi4"), "sha256:" + "a" * 64)
+    assert info.architecture == "phi3" and info.block_count == 40
+    assert time.monotonic() - started < 10
+    assert len(sent) < 64  # at most a few MiB beyond the header, never the endless rest
+
+
+def test_blob_that_ends_inside_its_header(httpserver, monkeypatch):
+    header = world.gguf_header("phi4", "14b", "q4_K_M")
+    httpserver.expect_request("/v2/library/phi4/blobs/sha256:" + "b" * 64).respond_with_data(
+        header[:1000], status=206)
+    monkeypatch.setenv("QUANTPICK_REGISTRY_URL", httpserver.url_for("/").rstrip("/"))
+    with pytest.raises(gguf.GGUFError, match="ends inside its header"):
+        registry.gguf_info(parse_model_ref("phi4"), "sha256:" + "b" * 64)
+
+
+def test_garbled_manifest_is_a_clear_error():
+    with pytest.raises(QuantpickError, match="manifest quantpick cannot read"):
+        registry.parse_manifest('{"layers": [{"mediaType": 1}]}')

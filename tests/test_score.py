@@ -1,0 +1,163 @@
+"""The quality model and the decision: properties, then golden decisions with their reasoning."""
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ollama_quantpick import score
+from ollama_quantpick.estimate import Estimate
+from ollama_quantpick.hardware import Budget
+from ollama_quantpick.planner import Request, plan
+from ollama_quantpick.quants import data, lookup, tasks
+from ollama_quantpick.tagname import parse_model_ref
+
+GB = 10**9
+LADDER = ["fp16", "q8_0", "q6_K", "q5_K_M", "q4_K_M", "q3_K_M", "q2_K", "iq2_xxs", "iq1_s"]
+
+
+@pytest.mark.parametrize("task", tasks())
+@pytest.mark.parametrize("params", [0.6, 8, 70])
+def test_quality_falls_as_bits_fall(task, params):
+    q = [score.quality(lookup(name), params, task) for name in LADDER]
+    assert q == sorted(q, reverse=True) and q[0] == 1.0 and 0 < q[-1] < q[0]
+
+
+@pytest.mark.parametrize("name", LADDER[1:])
+def test_math_is_never_less_sensitive_than_chat(name):
+    for params in (1, 8, 32, 70):
+        assert score.quality(lookup(name), params, "math") <= \
+            score.quality(lookup(name), params, "chat")
+
+
+def test_larger_models_tolerate_quantization_better():
+    q = [score.quality(lookup("q3_K_M"), p, "math") for p in (1, 8, 32, 70)]
+    assert q == sorted(q)
+
+
+def test_kv_cache_quantization_costs_quality():
+    base = lookup("q4_K_M")
+    f16, q8, q4 = (score.quality(base, 8, "math", kv) for kv in ("f16", "q8_0", "q4_0"))
+    assert f16 > q8 > q4 and f16 - q8 < 0.005 < f16 - q4
+
+
+def test_the_research_table_is_reproduced():
+    # quant-quality.md §6.7, N = 70B: Q4_K_M math 98.3 %, Q2_K knowledge 92.4 %, IQ2_XXS math 64.8 %
+    assert score.quality(lookup("q4_K_M"), 70, "math") == pytest.approx(0.983, abs=0.001)
+    assert score.quality(lookup("q2_K"), 70, "general") == pytest.approx(0.924, abs=0.001)
+    assert score.quality(lookup("iq2_xxs"), 70, "math") == pytest.approx(0.648, abs=0.001)
+
+
+def test_unknown_quant_is_rated_from_bits_per_weight():
+    q = lookup("q9_Z", bpw=4.9)
+    assert not q.rated and lookup("q4_K_M").kld < q.kld < lookup("q3_K_L").kld or \
+        lookup("q5_K_S").kld <= q.kld <= lookup("q4_K_M").kld
+
+
+def test_every_task_cites_its_evidence():
+    for name, task in data()["tasks"].items():
+        assert task["evidence"] and task["m"] > 0 and task["floor_ctx"] >= 2048, name
+
+
+# ---- decisions on synthetic candidates --------------------------------------------------------
+
+def cand(quant, params, total_gb, placement, tps=None, download=None):
+    e = Estimate(8192, "f16", int(total_gb * GB), 0, 0, 0, int(total_gb * GB), 81,
+                 81 if placement == "gpu" else 40, placement, 0, 0, tps, "header")
+    return score.Candidate(f"m:{params}b-{quant}", lookup(quant), params, None,
+                           int((download or total_gb) * GB), e)
+
+
+def test_a_tag_that_does_not_fit_is_never_picked():
+    ranked = score.rank([cand("q8_0", 8, 9, "no"), cand("q2_K", 8, 3, "gpu")], "general")
+    assert ranked[0].name == "m:8b-q2_K" and ranked[0].picked and not ranked[1].picked
+    assert not any(c.picked for c in score.rank([cand("q8_0", 8, 9, "no")], "general"))
+
+
+def test_gpu_beats_split_unless_quality_is_preferred():
+    c = [cand("q8_0", 8, 9, "split"), cand("q4_K_M", 8, 5, "gpu")]
+    assert score.rank(c, "math")[0].quant.name == "q4_K_M"
+    assert score.rank(c, "math", prefer="quality")[0].quant.name == "q8_0"
+
+
+def test_prefer_speed_takes_the_fastest_close_enough():
+    c = [cand("q8_0", 8, 9, "gpu", tps=60), cand("q4_K_M", 8, 5, "gpu", tps=100)]
+    assert score.rank(c, "chat", prefer="balanced")[0].quant.name == "q8_0"
+    assert score.rank(c, "chat", prefer="speed")[0].quant.name == "q4_K_M"
+
+
+def test_too_slow_is_dropped_when_speed_is_known():
+    c = [cand("q8_0", 70, 75, "cpu", tps=0.8), cand("q4_K_M", 8, 5, "cpu", tps=12)]
+    assert score.rank(c, "general", min_tps=5)[0].quant.name == "q4_K_M"
+
+
+def test_ties_go_to_the_smaller_download():
+    a, b = cand("q4_K_M", 8, 5, "gpu", download=5.2), cand("q4_K_M", 8, 5, "gpu", download=4.9)
+    a.name, b.name = "big", "small"
+    assert score.rank([a, b], "general")[0].name == "small"
+
+
+def test_a_larger_model_at_lower_quant_beats_a_smaller_one_except_for_math_at_low_bits():
+    # research §4: 70B vs 8B@Q8_0 crosses over near IQ2_M for math, IQ2_XXS for knowledge
+    small, big = cand("q8_0", 8, 9, "gpu"), cand("iq2_xs", 70, 20, "gpu")
+    assert score.rank([small, big], "general")[0].params_b == 70
+    assert score.rank([small, big], "math")[0].params_b == 8
+
+
+# ---- properties of the whole decision on real tag lists ----------------------------------------
+
+def pick(site_budget_vram, ram=64, task="math", model="llama3.3", ctx=8192):
+    budget = Budget([site_budget_vram] if site_budget_vram else [], int(ram * GB),
+                    "cuda" if site_budget_vram else "cpu", None, 51.2)
+    req = Request(parse_model_ref(model), budget, task=task, ctx=ctx, min_tps=None)
+    return plan(req)
+
+
+SHARED_SITE = settings(max_examples=20, deadline=None,
+                       suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def goodness(result):
+    """How good a pick is: placement class first (gpu > split > cpu), then score."""
+    c = result.choice.pick
+    return (-score.PLACEMENT_ORDER[c.estimate.placement], round(c.score, 6))
+
+
+@SHARED_SITE
+@given(st.integers(min_value=20, max_value=160), st.integers(min_value=1, max_value=40))
+def test_more_vram_never_yields_a_worse_pick(site, vram_gb, extra_gb):
+    low, high = pick(vram_gb * GB), pick((vram_gb + extra_gb) * GB)
+    if low.choice:
+        assert high.choice is not None and goodness(high) >= goodness(low)
+
+
+@SHARED_SITE
+@given(st.integers(min_value=4_000, max_value=160_000))
+def test_the_pick_is_stable_when_the_budget_changes_by_a_byte(site, vram_mb):
+    a, b = pick(vram_mb * 10**6), pick(vram_mb * 10**6 + 1)
+    assert (a.choice and a.choice.pick.name) == (b.choice and b.choice.pick.name)
+
+
+# ---- golden decisions: real tag lists, the four standard budgets --------------------------------
+
+@pytest.mark.parametrize("model,task,vram,ram,ctx,expected,why", [
+    ("llama3.3", "math", 52, 64, 8192, "llama3.3:70b-instruct-q4_K_M",
+     "q4_K_M is the best quality that fits fully in 52 GB at 8K; q5_K_M (49.9 GB) needs a split"),
+    ("qwen3", "code", 24, 64, None, "qwen3:32b-q4_K_M",
+     "24 GB: 32B q4_K_M (19.8 GB) fits fully at 4K; the 32B's capability beats 14B q8_0"),
+    ("qwen3", "math", 16, 32, None, "qwen3:14b-q4_K_M",
+     "16 GB: 14B q4_K_M fits fully; 14B q8_0 (15.7 GB) needs a split; 32B needs RAM and is slow"),
+    ("qwen3", "chat", 8, 16, None, "qwen3:8b-q4_K_M",
+     "8 GB: 8B q4_K_M (5 GB) fits fully; 8B q8_0 (8.7 GB) does not"),
+    ("qwen3", "general", 0, 32, None, "qwen3:30b-a3b-q4_K_M",
+     "CPU only, 32 GB: the MoE reads only 3B active params per token, so it is fast on CPU, and "
+     "30B of capability beats 8B; its q8_0 (32.5 GB) does not fit in RAM"),
+    ("phi4", "code", 16, 8, None, "phi4:14b-q4_K_M",
+     "16 GB: q4_K_M (8.9 GB) fits fully; q8_0 (15.7 GB) with graph and overhead does not"),
+])
+def test_golden_decisions(site, model, task, vram, ram, ctx, expected, why):
+    budget = Budget([vram * GB] if vram else [], ram * GB, "cuda" if vram else "cpu", None, 51.2)
+    req = Request(parse_model_ref(model), budget, task=task, ctx=ctx,
+                  min_tps=data()["speed"]["read_tok_s"])
+    result = plan(req)
+    assert result.choice is not None, why
+    assert result.choice.pick.name == expected, why
