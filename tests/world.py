@@ -403,7 +403,7 @@ def respond(url: str, headers: dict, served: Served, lib: str = LIB, reg: str = 
     mock and the real local HTTP server."""
     served.calls.append(url)
     path = url[len(lib):] if url.startswith(lib) else None
-    if path is not None:
+    if path is not None and not path.startswith("/v2/"):
         if m := re.match(r"^/library/([^/]+)/tags$", path):
             model = m.group(1)
             if model in served.tags_html:

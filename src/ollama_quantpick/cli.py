@@ -31,6 +31,12 @@ class Group(click.Group):
             err = click.ClickException(str(exc))
             err.exit_code = exc.exit_code
             raise err from None
+        except click.UsageError as exc:
+            # One line instead of Click's usage block: what was wrong and where to look.
+            sub = exc.ctx.command_path if exc.ctx else "quantpick"
+            err = click.ClickException(f"{exc.format_message()} (see '{sub} --help')")
+            err.exit_code = exc.exit_code
+            raise err from None
         except KeyboardInterrupt:
             click.echo("interrupted — run the same command again to resume", err=True)
             ctx.exit(130)

@@ -50,11 +50,12 @@ def parse_model_ref(text: str) -> ModelRef:
         raise InputError(f"'{text}' is not a valid Ollama model name; {hint}")
     name, _, tag = raw.partition(":")
     parts = name.split("/")
-    if len(parts) > 2 or (len(parts) == 2 and "." in parts[0]):
+    if len(parts) == 3 or (len(parts) == 2 and "." in parts[0] and _PART_RE.match(parts[0])
+                           and ".." not in parts[0]):
         raise InputError(
             f"'{text}' names another registry; quantpick reads only ollama.com models ({hint})"
         )
-    if not all(_PART_RE.match(p) and ".." not in p for p in parts) or (
+    if len(parts) > 2 or not all(_PART_RE.match(p) and ".." not in p for p in parts) or (
         tag and not _TAG_RE.match(tag)
     ) or (":" in raw and not tag):
         raise InputError(f"'{text}' is not a valid Ollama model name; {hint}")

@@ -1,0 +1,169 @@
+"""`tags`, `pick` and `fit` through the CLI, against the fake ollama.com and registry."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+import world
+
+BUDGET = ["--vram", "52GB", "--ram", "64GB"]
+
+
+def test_tags_json_lists_every_local_artifact_once_with_aliases(site, run):
+    result = run("tags", "llama3.3", "--json", *BUDGET)
+    assert result.exit_code == 0, result.stderr
+    records = json.loads(result.stdout)
+    assert len(records) == 14
+    by_name = {r["name"]: r for r in records}
+    top = by_name["llama3.3:70b-instruct-q4_K_M"]
+    assert sorted(top["aliases"]) == ["70b", "latest"] and top["quant"] == "q4_K_M"
+    assert top["params_b"] == 70 and top["context"] == 131072
+    assert top["digest"] == world.find("llama3.3", "latest").digest[:12]
+    assert top["estimate"]["source"] == "header" and top["estimate"]["layers"] == 81
+    assert sum(r["picked"] for r in records) == 1
+    for r in records:
+        a = world.find("llama3.3", r["tag"])
+        assert r["download_bytes"] == a.download_bytes
+
+
+def test_tags_table(site, run):
+    result = run("tags", "phi4", "--task", "code", *BUDGET)
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("phi4: task code, 52.0 GB VRAM + 64.0 GB RAM, context 16K")
+    assert "14b-q4_K_M (14b, latest)" in result.stdout or "14b-q4_K_M (latest, 14b)" in result.stdout
+    assert any(line.startswith("*") for line in lines)
+    assert result.stdout.count("14b-q8_0") == 1
+
+
+def test_tags_cloud_only_with_all(site, run):
+    result = run("tags", "gpt-oss", "--json", *BUDGET)
+    assert [r["tag"] for r in json.loads(result.stdout)] == ["20b"]
+    everything = json.loads(run("tags", "gpt-oss", "--json", "--all", *BUDGET).stdout)
+    assert {r["tag"] for r in everything} == {"20b", "20b-cloud", "120b-cloud"}
+    assert run("tags", "gpt-oss", *BUDGET).stdout.rstrip().endswith(
+        "2 cloud tag(s) not shown; --all lists them") is False  # the pick line comes last
+    assert "2 cloud tag(s) not shown; --all lists them" in run("tags", "gpt-oss", *BUDGET).stdout
+
+
+def test_phi4_code_16gb_marks_one_pick_and_ranks_non_fits_last(site, run):
+    records = json.loads(run("tags", "phi4", "--task", "code", "--vram", "16GB", "--ram", "8GB",
+                             "--json").stdout)
+    assert sum(r["picked"] for r in records) == 1
+    fits = [r["rank"] for r in records if r["estimate"]["placement"] != "no"]
+    nofit = [r["rank"] for r in records if r["estimate"]["placement"] == "no"]
+    assert nofit and max(fits) < min(nofit)
+
+
+def test_pick_prints_only_the_name_on_stdout(site, run):
+    result = run("pick", "llama3.3", "--task", "math", "--ctx", "8192", *BUDGET)
+    assert result.exit_code == 0
+    assert result.stdout == "llama3.3:70b-instruct-q4_K_M\n"
+    assert "q4_K_M: best math quality that runs fully on the GPU" in result.stderr
+    assert "q5_0 would be split" in result.stderr
+
+
+def test_pick_nothing_fits_is_exit_3_with_the_closest(site, run):
+    result = run("pick", "llama3.3", "--task", "math", "--vram", "8GB", "--ram", "16GB")
+    assert result.exit_code == 3
+    assert "nothing fits 8.0 GB VRAM + 16.0 GB RAM: the closest, llama3.3:70b-instruct-q2_K" \
+        in result.stderr and "more than the budget" in result.stderr
+
+
+def test_pick_json(site, run):
+    choice = json.loads(run("pick", "qwen3", "--task", "code", "--vram", "24GB", "--ram", "64GB",
+                            "--json").stdout)
+    assert choice["name"] == "qwen3:32b-q4_K_M" and choice["runner_up"]["name"]
+    assert choice["pick"]["estimate"]["placement"] == "gpu"
+
+
+def test_smaller_context_hint(site, run):
+    result = run("pick", "llama3.3", "--task", "math", *BUDGET)
+    assert result.stdout == "llama3.3:70b-instruct-q4_K_M\n"
+    assert "OLLAMA_CONTEXT_LENGTH=16384" in result.stderr
+
+
+@pytest.mark.parametrize("args,code,message", [
+    (["pick", "llama33"], 1, "no model 'llama33' in the Ollama library; did you mean 'llama3.3'"),
+    (["pick", "../x"], 2, "is not a valid Ollama model name"),
+    (["pick", "hf.co/org/model"], 2, "names another registry"),
+    (["pick"], 2, "Missing argument 'MODEL'"),
+    (["pick", "phi4", "--ctx", "-5"], 2, "--ctx"),
+    (["pick", "phi4", "--task", "poetry"], 2, "'poetry' is not one of"),
+    (["pick", "phi4", "--ram", "8GB", "--vram", "huge"], 2, "'huge' is not a size"),
+    (["fit", "phi4"], 2, "fit needs MODEL:TAG"),
+    (["fit", "phi4:99b"], 2, "phi4:99b is not a tag of phi4"),
+    (["pick", "gpt-oss:20b-cloud"], 2, "is a cloud tag"),
+    (["tags", "phi4", "--offline", "--refresh"], 2, "contradict"),
+])
+def test_bad_input_is_one_line_and_the_right_code(site, run, args, code, message):
+    result = run(*args) if "--vram" in args else run(*args, *BUDGET)
+    assert result.exit_code == code
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_layout_change_is_exit_1(site, run):
+    site.tags_html["phi4"] = "<html><body><div>phi4 14b 9.1GB</div></body></html>"
+    result = run("tags", "phi4", *BUDGET)
+    assert result.exit_code == 1 and "layout was not understood" in result.stderr
+
+
+def test_fit_breakdown_json(site, run):
+    result = run("fit", "llama3.3:70b-instruct-q4_K_M", "--ctx", "8192", "--vram", "64GB",
+                 "--ram", "64GB", "--json")
+    e = json.loads(result.stdout)["estimate"]
+    assert e["kv_bytes"] == pytest.approx(2 * 80 * 8 * 128 * 8192 * 2, rel=0.02)
+    assert e["placement"] == "gpu" and e["source"] == "header"
+    split = json.loads(run("fit", "llama3.3:70b-instruct-q4_K_M", "--ctx", "8192", "--vram",
+                           "24GB", "--ram", "64GB", "--json").stdout)["estimate"]
+    assert split["placement"] == "split" and 30 <= split["gpu_layers"] <= 45
+
+
+def test_fit_reads_the_tags_own_header(site, run):
+    run("fit", "llama3.3:70b-instruct-q8_0", "--ctx", "8192", *BUDGET)
+    q8 = world.find("llama3.3", "70b-instruct-q8_0").blob_digest
+    assert any(url.endswith(q8) for url in site.calls)
+
+
+def test_fit_table(site, run):
+    out = run("fit", "phi4:latest", "--vram", "8GB", "--ram", "32GB").stdout
+    assert "phi4:14b-q4_K_M at 4096 context" in out and "placement: split" in out
+
+
+def test_offline_answers_from_the_cache(site, run):
+    assert run("tags", "phi4", "--json", *BUDGET).exit_code == 0
+    site.rsps.reset()  # no network at all now
+    offline = run("tags", "phi4", "--json", "--offline", *BUDGET)
+    assert offline.exit_code == 0 and len(json.loads(offline.stdout)) == 3
+
+
+def test_network_down_is_one_line(run):
+    import responses
+    with responses.RequestsMock():
+        result = run("pull", "llama3.3", "--task", "math", "--dry-run")
+    assert result.exit_code == 1
+    assert result.stderr == "Error: cannot reach ollama.com — check the network connection\n"
+
+
+def test_against_a_real_local_server(httpserver, tmp_path):
+    """The done-when: QUANTPICK_LIBRARY_URL at a local server serving the library pages."""
+    base, served = world.serve_http(httpserver)
+    env = dict(os.environ, QUANTPICK_LIBRARY_URL=base, QUANTPICK_REGISTRY_URL=base,
+               QUANTPICK_CACHE_DIR=str(tmp_path / "c"), QUANTPICK_CONFIG=str(tmp_path / "x.toml"))
+    out = subprocess.run([sys.executable, "-m", "ollama_quantpick", "tags", "qwen3", "--json",
+                          "--vram", "24GB", "--ram", "64GB"], env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    records = json.loads(out.stdout)
+    expected = world.artifacts("qwen3")
+    assert len(records) == len(expected)
+    for a in expected:
+        r = next(r for r in records if r["name"] == f"qwen3:{a.tags[0]}")
+        assert sorted(r["aliases"]) == sorted(a.tags[1:])
+        assert r["quant"] == a.quant and r["context"] == 40960
+        assert r["download_bytes"] == a.download_bytes
+        assert abs(r["size_bytes"] - a.model_bytes) < 0.06 * a.model_bytes
+    assert records[0]["picked"] and records[0]["name"] == "qwen3:32b-q4_K_M"

@@ -1,0 +1,153 @@
+"""Detection fed with recorded tool outputs through the Probe seam (no real GPU tools needed)."""
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from ollama_quantpick import hardware
+from ollama_quantpick.hardware import GiB, MiB, Probe, ToolFailed
+
+HW = Path(__file__).parent / "fixtures" / "hw"
+
+
+def recorded(outputs: dict[str, str | Exception | None], files: dict[str, str] | None = None,
+             env=None, platform="linux"):
+    """A Probe answering each tool from `outputs` (None: not installed)."""
+    def run(argv):
+        out = outputs.get(argv[0])
+        if isinstance(out, Exception):
+            raise out
+        if argv[0] == "sysctl":
+            return out.get(argv[-1]) if out else None
+        return out
+    files = files if files is not None else {"/proc/meminfo": (HW / "meminfo.txt").read_text()}
+    return Probe(run=run, read=files.get, env=env or {}, platform=platform)
+
+
+def test_two_nvidia_cards():
+    hw = hardware.detect(recorded({"nvidia-smi": (HW / "nvidia-smi-two.csv").read_text()}))
+    assert [g.name for g in hw.gpus] == ["NVIDIA GeForce RTX 3090"] * 2
+    assert hw.gpus[0].vram_bytes == 24576 * MiB and hw.gpus[1].free_bytes == 24200 * MiB
+    assert hw.gpus[0].bandwidth_gbps == 936 and hw.gpus[0].library == "cuda"
+    assert hw.ram_bytes == 65781372 * 1024 and hw.ram_available_bytes == 50331648 * 1024
+    budget = hardware.make_budget(hw)
+    assert budget.vram_bytes == (23906 + 24200) * MiB and budget.source["vram"] == "detected"
+
+
+def test_cuda_visible_devices_is_honoured():
+    probe = recorded({"nvidia-smi": (HW / "nvidia-smi-two.csv").read_text()},
+                     env={"CUDA_VISIBLE_DEVICES": "1"})
+    assert [g.index for g in hardware.detect(probe).gpus] == [1]
+    probe.env = {"CUDA_VISIBLE_DEVICES": "GPU-0b1f8c7e-5d21-4f3a-8f7c-6c1e2a9b3d01"}
+    assert [g.index for g in hardware.detect(probe).gpus] == [0]
+
+
+def test_failing_nvidia_smi_is_a_note_not_a_crash():
+    failed = ToolFailed("nvidia-smi failed: " + (HW / "nvidia-smi-failed.txt").read_text().strip())
+    hw = hardware.detect(recorded({"nvidia-smi": failed}))
+    assert hw.gpus == [] and "couldn't communicate with the NVIDIA driver" in hw.notes[0]
+    assert hardware.make_budget(hw).library == "cpu"
+
+
+def test_no_gpu_tools_means_cpu_only():
+    hw = hardware.detect(recorded({}))
+    assert hw.gpus == [] and hw.notes == []
+    budget = hardware.make_budget(hw)
+    assert budget.gpu_free == [] and budget.ram_bytes == 50331648 * 1024
+
+
+def test_rocm_smi_json():
+    hw = hardware.detect(recorded({"rocm-smi": (HW / "rocm-smi.json").read_text()}))
+    (gpu,) = hw.gpus
+    assert (gpu.vendor, gpu.library, gpu.bandwidth_gbps) == ("amd", "rocm", 960)
+    assert gpu.free_bytes == 25753026560 - 1073741824
+
+
+def test_amd_sysfs_without_rocm_tools():
+    files = {"/proc/meminfo": (HW / "meminfo.txt").read_text(),
+             "/sys/class/drm/card0/device/vendor": "0x8086\n",  # an Intel iGPU: ignored
+             "/sys/class/drm/card1/device/vendor": "0x1002\n",
+             "/sys/class/drm/card1/device/mem_info_vram_total": "17163091968\n",
+             "/sys/class/drm/card1/device/mem_info_vram_used": "536870912\n"}
+    (gpu,) = hardware.detect(recorded({}, files)).gpus
+    assert gpu.vram_bytes == 17163091968 and gpu.free_bytes == 17163091968 - 536870912
+
+
+def test_apple_silicon_uses_the_metal_share_of_unified_memory():
+    sysctl = {"hw.memsize": "68719476736\n", "machdep.cpu.brand_string": "Apple M2 Max\n",
+              "iogpu.wired_limit_mb": "0\n"}
+    probe = recorded({"sysctl": sysctl, "vm_stat": (HW / "vm_stat.txt").read_text()}, files={},
+                     platform="darwin")
+    hw = hardware.detect(probe)
+    (gpu,) = hw.gpus
+    assert gpu.library == "metal" and gpu.vram_bytes == 64 * GiB * 3 // 4  # above 36 GB: 3/4
+    assert gpu.bandwidth_gbps == 400
+    assert hw.ram_available_bytes == (180000 + 900000 + 20000) * 16384
+    budget = hardware.make_budget(hw)
+    assert budget.cpu_bandwidth_gbps == 400 and budget.source["cpu_bandwidth"] == "chip"
+    sysctl["iogpu.wired_limit_mb"] = "57344\n"
+    assert hardware.detect(probe).gpus[0].vram_bytes == 57344 * MiB
+
+
+def test_metal_share_rule():
+    assert hardware.metal_share(16 * GiB) == 16 * GiB * 2 // 3
+    assert hardware.metal_share(128 * GiB) == 96 * GiB
+
+
+def test_budget_precedence_and_overhead():
+    hw = hardware.detect(recorded({"nvidia-smi": (HW / "nvidia-smi-one.csv").read_text()}))
+    assert hardware.make_budget(hw, vram=16 * 10**9).vram_bytes == 16 * 10**9
+    assert hardware.make_budget(hw, vram=16 * 10**9).gpu_bandwidth_gbps == 1008
+    assert hardware.make_budget(hw, gpu="none").gpu_free == []
+    env = {"OLLAMA_GPU_OVERHEAD": str(2 * GiB)}
+    assert hardware.make_budget(hw, env=env).vram_bytes == 23142 * MiB - 2 * GiB
+
+
+def test_unknown_card_has_no_bandwidth():
+    assert hardware.bandwidth_for("NVIDIA Quadro Imaginary 9000") is None
+    assert hardware.bandwidth_for("NVIDIA H100 PCIe") == 2000
+    assert hardware.bandwidth_for("Apple M1") == 68.25 and hardware.bandwidth_for("Apple M1 Max") == 400
+
+
+# ---- the command, with a fake nvidia-smi first on PATH ------------------------------------------
+
+@pytest.fixture
+def fake_nvidia_smi(tmp_path, monkeypatch):
+    script = tmp_path / "bin" / "nvidia-smi"
+    script.parent.mkdir()
+    script.write_text("#!/bin/sh\ncat " + str(HW / "nvidia-smi-two.csv") + "\n")
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{script.parent}{os.pathsep}{os.environ['PATH']}")
+
+
+def test_hw_json_with_two_24_gb_cards(run, fake_nvidia_smi):
+    out = json.loads(run("hw", "--json").stdout)
+    assert len(out["gpus"]) == 2 and out["gpus"][0]["vendor"] == "nvidia"
+    assert 46e9 < out["budget"]["vram_bytes"] <= 48 * 2**30
+    assert out["budget"]["source"]["vram"] == "detected"
+
+
+def test_hw_flags_override(run, fake_nvidia_smi):
+    assert json.loads(run("hw", "--json", "--gpu", "none").stdout)["budget"]["vram_bytes"] == 0
+    flagged = json.loads(run("hw", "--json", "--vram", "16GB").stdout)["budget"]
+    assert flagged["vram_bytes"] == 16 * 10**9 and flagged["source"]["vram"] == "flag"
+
+
+def test_hw_on_this_machine_without_gpu_tools(run, monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no nvidia-smi, no rocm-smi here
+    result = run("hw")
+    assert result.exit_code == 0 and "budget: CPU only" in result.stdout
+
+
+def test_hw_bad_size_is_exit_2(run):
+    result = run("hw", "--vram", "lots")
+    assert result.exit_code == 2 and "'lots' is not a size" in result.stderr
+
+
+def test_hw_config_budget(run, tmp_path):
+    (tmp_path / "config.toml").write_text('[budget]\nvram = "12GB"\n')
+    out = json.loads(run("hw", "--json").stdout)["budget"]
+    assert out["vram_bytes"] == 12 * 10**9 and out["source"]["vram"] == "config"
