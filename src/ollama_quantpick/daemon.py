@@ -42,6 +42,7 @@ def _unreachable(host: str) -> QuantpickError:
 class Daemon:
     host: str
     _client: object = None
+    _installed: dict[str, str] | None = None  # asked once per command, refreshed after a pull
 
     @property
     def client(self):
@@ -66,12 +67,15 @@ class Daemon:
 
     def installed(self) -> dict[str, str]:
         """Installed model name → manifest digest (sha256 hex)."""
+        if self._installed is not None:
+            return self._installed
         listing = self._call(self.client.list)
         out = {}
         for m in listing.models:
             digest = (m.digest or "").removeprefix("sha256:")
             if m.model:
                 out[m.model] = digest
+        self._installed = out
         return out
 
     def find(self, names: list[str], digest: str | None) -> str | None:
@@ -91,6 +95,7 @@ class Daemon:
         def run():
             for event in self.client.pull(name, stream=True):
                 on_progress(event.status or "", event.digest, event.completed, event.total)
+        self._installed = None
         self._call(run)
 
 

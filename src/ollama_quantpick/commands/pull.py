@@ -61,6 +61,9 @@ def command(model, task, ctx, kv_cache, prefer, min_speed, size, vram, ram, gpu,
 
     cfg = common.load_config()
     common.apply_cache(cfg, offline, refresh)
+    daemon = Daemon(resolve_host(host, cfg.get("ollama.host")))
+    if not dry_run:
+        daemon.installed()  # fail fast, before any scraping, when Ollama is not running
     budget = common.resolve_budget(cfg, vram, ram, gpu)
     result, pick, reason = choose(model, cfg, budget, task=task, ctx=ctx, kv_cache=kv_cache,
                                   prefer=prefer, min_speed=min_speed, size=size)
@@ -73,7 +76,6 @@ def command(model, task, ctx, kv_cache, prefer, min_speed, size, vram, ram, gpu,
     click.echo(f"  {reason}", err=True)
     if result.choice is not None and result.choice.ctx_hint:
         click.echo(f"  note: {result.choice.ctx_hint}", err=True)
-    daemon = Daemon(resolve_host(host, cfg.get("ollama.host")))
     if not is_local(daemon.host) and vram is None and ram is None:
         click.echo(f"  note: Ollama runs at {daemon.host}, but the budget came from this machine;"
                    " pass --vram/--ram for that machine's memory", err=True)

@@ -1,0 +1,121 @@
+"""`quantpick config` and the config file: validation, precedence, atomic writes."""
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from ollama_quantpick import config
+from ollama_quantpick.errors import InputError
+
+EXAMPLES = sorted((Path(__file__).parent.parent / "examples").glob("*.toml"))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_every_example_loads_and_shows(path, run, monkeypatch):
+    cfg = config.load(path)
+    assert cfg.exists and cfg.models
+    monkeypatch.setenv("QUANTPICK_CONFIG", str(path))
+    shown = json.loads(run("config", "show", "--json").stdout)
+    assert shown["path"] == str(path) and shown["models"] == cfg.models
+    assert shown["settings"]["defaults.task"]["source"] == "config"
+
+
+def test_set_then_show(run, tmp_path):
+    assert run("config", "set", "defaults.task", "math").exit_code == 0
+    shown = json.loads(run("config", "show", "--json").stdout)["settings"]
+    assert shown["defaults.task"] == {"value": "math", "source": "config"}
+    run("config", "set", "defaults.ctx", "8192")
+    assert config.load().get("defaults.ctx") == 8192
+    assert run("config", "unset", "defaults.ctx").exit_code == 0
+    assert config.load().get("defaults.ctx") is None
+
+
+@pytest.mark.parametrize("text,message", [
+    ('[defaults]\nctx = "big"\n', "'defaults.ctx' = 'big'; expected a positive integer"),
+    ('[defaults]\ntask = "poetry"\n', "'defaults.task' = 'poetry'; expected one of"),
+    ('[defaults]\ncolour = "red"\n', "unknown key 'defaults.colour'"),
+    ('[budget]\nvram = "lots"\n', "'budget.vram' = 'lots'"),
+    ('[wat]\n', "unknown section [wat]"),
+    ('[[models]]\ntask = "code"\n', "[[models]] entry 1 has no 'name'"),
+    ('[[models]]\nname = "qwen3"\nctx = -1\n', "'models[1].ctx' = -1"),
+    ('[defaults\n', "is not valid TOML"),
+])
+def test_bad_config_is_exit_2_naming_file_and_key(run, tmp_path, text, message):
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    result = run("tags", "phi4")
+    assert result.exit_code == 2
+    assert str(path) in result.stderr and message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_set_checks_the_value_and_loses_nothing(run, tmp_path):
+    path = tmp_path / "config.toml"
+    run("config", "set", "defaults.task", "code")
+    before = path.read_text()
+    for key, value in [("defaults.task", "poetry"), ("defaults.ctx", "big"), ("nope.key", "1"),
+                       ("budget.vram", "lots")]:
+        result = run("config", "set", key, value)
+        assert result.exit_code == 2 and path.read_text() == before
+
+
+def test_a_commented_file_is_never_rewritten(run, tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text('# my settings\n[defaults]\ntask = "chat"\n')
+    result = run("config", "set", "defaults.task", "math")
+    assert result.exit_code == 2 and "edit it by hand" in result.stderr
+    assert path.read_text() == '# my settings\n[defaults]\ntask = "chat"\n'
+
+
+def test_writes_are_atomic_and_keep_the_mode(tmp_path, monkeypatch):
+    path = tmp_path / "config.toml"
+    path.write_text('[defaults]\ntask = "chat"\n')
+    path.chmod(0o600)
+    cfg = config.load(path)
+    config.update(cfg, "defaults.prefer", "speed")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert config.load(path).get("defaults.prefer") == "speed"
+
+    def crash(*_a):
+        raise OSError("disk full")
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(OSError):
+        config.update(config.load(path), "defaults.task", "math")
+    assert config.load(path).get("defaults.task") == "chat"
+    assert [p.name for p in tmp_path.iterdir()] == ["config.toml"]  # no temp file left behind
+
+
+def test_init_never_overwrites_without_force(run, tmp_path):
+    assert run("config", "init").exit_code == 0
+    path = tmp_path / "config.toml"
+    assert config.load(path).get("defaults.task") == "general"
+    path.write_text(path.read_text() + "\n# mine\n")
+    assert run("config", "init").exit_code == 2 and path.read_text().endswith("# mine\n")
+    assert run("config", "init", "--force").exit_code == 0
+
+
+def test_config_path_follows_xdg(run, monkeypatch, tmp_path):
+    monkeypatch.delenv("QUANTPICK_CONFIG")
+    (tmp_path / "xdg" / "quantpick").mkdir(parents=True)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    assert run("config", "path").stdout.strip() == str(tmp_path / "xdg" / "quantpick" / "config.toml")
+
+
+def test_flags_beat_config_beat_defaults(site, run, tmp_path):
+    (tmp_path / "config.toml").write_text('[defaults]\ntask = "math"\nctx = 8192\n'
+                                          '[budget]\nvram = "52GB"\nram = "64GB"\n')
+    result = run("pick", "llama3.3", "--json")
+    choice = json.loads(result.stdout)
+    assert choice["task"] == "math" and choice["ctx"] == 8192
+    assert choice["name"] == "llama3.3:70b-instruct-q4_K_M"
+    flagged = json.loads(run("pick", "llama3.3", "--json", "--task", "chat", "--vram",
+                             "80GB").stdout)
+    assert flagged["task"] == "chat" and flagged["pick"]["estimate"]["vram_bytes"] > 52e9
+
+
+def test_unknown_set_key_lists_the_settable_ones():
+    with pytest.raises(InputError, match="settable keys: defaults.task"):
+        config.parse_value("defaults.colour", "red")

@@ -1,0 +1,158 @@
+"""`pull` and `sync` through the real `ollama` client against a local server playing Ollama."""
+
+import json
+import shutil
+import socket
+from collections import namedtuple
+
+import pytest
+
+import world
+from ollama_fake import FakeOllama
+
+MATH = ["llama3.3", "--task", "math", "--ctx", "8192", "--vram", "52GB", "--ram", "64GB"]
+
+
+@pytest.fixture
+def ollama(httpserver, monkeypatch, tmp_path):
+    fake = FakeOllama()
+    monkeypatch.setenv("OLLAMA_HOST", fake.attach(httpserver))
+    monkeypatch.setenv("OLLAMA_MODELS", str(tmp_path / "models"))
+    # This machine's free disk must not decide the test: report 1 TB free where models go.
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda _p: usage(2 * 10**12, 10**12, 10**12))
+    return fake
+
+
+def test_pull_sends_one_pull_for_the_picked_tag_then_nothing(site, ollama, run):
+    picked = run("pick", *MATH).stdout.strip()
+    result = run("pull", *MATH, "--yes")
+    assert result.exit_code == 0, result.stderr
+    assert ollama.pulls == [picked] == ["llama3.3:70b-instruct-q4_K_M"]
+    assert "pulling" in result.stderr and "100.0%" in result.stderr  # non-terminal progress
+    assert "success" in result.stderr
+    assert f"pulled {picked}" in result.stdout
+    again = run("pull", *MATH, "--yes")
+    assert again.exit_code == 0 and ollama.pulls == [picked]
+    assert "already installed" in again.stdout
+
+
+def test_installed_under_another_alias_counts_by_digest(site, ollama, run):
+    ollama.installed["llama3.3:latest"] = world.find("llama3.3", "latest").digest
+    result = run("pull", *MATH, "--yes")
+    assert ollama.pulls == [] and "already installed as llama3.3:latest" in result.stdout
+
+
+def test_daemon_down_is_one_line(site, run, monkeypatch):
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("OLLAMA_HOST", f"127.0.0.1:{port}")
+    result = run("pull", "phi4", "--yes", "--vram", "24GB", "--ram", "32GB")
+    assert result.exit_code == 1
+    assert result.stderr == (f"Error: cannot reach Ollama at http://127.0.0.1:{port} — is "
+                             "'ollama serve' running?\n")
+
+
+def test_error_mid_stream_keeps_the_installed_model(site, ollama, run):
+    ollama.installed["llama3.3:70b-instruct-q3_K_M"] = "0" * 64
+    ollama.fail_with = "max retries exceeded: write /root/.ollama/models/blobs: no space left on device"
+    result = run("pull", *MATH, "--yes")
+    assert result.exit_code == 1
+    assert result.stderr.endswith("no space left on device\n")
+    assert "Ollama at http://" in result.stderr
+    assert ollama.installed == {"llama3.3:70b-instruct-q3_K_M": "0" * 64}
+
+
+def test_explicit_tag_that_does_not_fit_is_refused_unless_forced(site, ollama, run):
+    result = run("pull", "llama3.3:70b-instruct-q8_0", "--yes", "--vram", "24GB", "--ram", "32GB")
+    assert result.exit_code == 3 and "use --force" in result.stderr and ollama.pulls == []
+    forced = run("pull", "llama3.3:70b-instruct-q8_0", "--yes", "--force", "--vram", "24GB",
+                 "--ram", "32GB")
+    assert forced.exit_code == 0 and ollama.pulls == ["llama3.3:70b-instruct-q8_0"]
+
+
+def test_explicit_alias_pulls_its_artifact(site, ollama, run):
+    result = run("pull", "phi4:latest", "--yes", "--vram", "24GB", "--ram", "32GB")
+    assert result.exit_code == 0 and ollama.pulls == ["phi4:14b-q4_K_M"]
+
+
+def test_dry_run_pulls_nothing_and_needs_no_daemon(site, run, monkeypatch):
+    monkeypatch.setenv("OLLAMA_HOST", "127.0.0.1:9")
+    result = run("pull", *MATH, "--dry-run")
+    assert result.exit_code == 0
+    assert result.stdout.splitlines() == [
+        "llama3.3:70b-instruct-q4_K_M (42.5 GB download)",
+        "dry run: would pull llama3.3:70b-instruct-q4_K_M"]
+
+
+def test_quiet_pull_prints_no_progress(site, ollama, run):
+    result = run("pull", "phi4", "--yes", "--quiet", "--vram", "24GB", "--ram", "32GB")
+    assert result.exit_code == 0 and "pulling" not in result.stderr
+
+
+def test_not_enough_disk_is_refused_with_the_figures(site, ollama, run, monkeypatch):
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda _p: usage(10**11, 95 * 10**9, 5 * 10**9))
+    result = run("pull", "phi4", "--yes", "--vram", "24GB", "--ram", "32GB")
+    assert result.exit_code == 1 and ollama.pulls == []
+    download = world.find("phi4", "14b-q8_0").download_bytes / 1e9
+    assert f"the download needs {download:.1f} GB, 5.0 GB is free" in result.stderr
+
+
+def test_remote_host_warns_that_the_budget_is_local(site, run, monkeypatch):
+    monkeypatch.setenv("OLLAMA_HOST", "gpu-box.example:11434")
+    result = run("pull", "phi4", "--dry-run", "--min-speed", "0")
+    assert result.exit_code == 0 and "the budget came from this machine" in result.stderr
+
+
+# ---- sync --------------------------------------------------------------------------------------
+
+CONFIG = """
+[defaults]
+task = "code"
+
+[budget]
+vram = "24GB"
+ram = "64GB"
+
+[[models]]
+name = "qwen3"
+
+[[models]]
+name = "llama3.3"
+task = "math"
+ctx = 8192
+
+[[models]]
+name = "phi4:14b-q8_0"
+"""
+
+
+def test_sync_dry_run_then_sync_then_nothing(site, ollama, run, tmp_path):
+    (tmp_path / "config.toml").write_text(CONFIG.replace('vram = "24GB"', 'vram = "52GB"'))
+    plan = run("sync", "--dry-run", "--json")
+    rows = json.loads(plan.stdout)
+    assert [r["tag"] for r in rows] == ["qwen3:32b-q8_0", "llama3.3:70b-instruct-q4_K_M",
+                                        "phi4:14b-q8_0"]
+    assert [r["action"] for r in rows] == ["pull"] * 3 and ollama.pulls == []
+    done = run("sync")
+    assert done.exit_code == 0, done.stderr
+    assert sorted(ollama.pulls) == sorted(r["tag"] for r in rows)
+    assert "pulled 3, already installed 0, failed 0" in done.stdout
+    again = run("sync")
+    assert len(ollama.pulls) == 3 and "pulled 0, already installed 3, failed 0" in again.stdout
+
+
+def test_one_failing_entry_does_not_stop_the_others(site, ollama, run, tmp_path):
+    (tmp_path / "config.toml").write_text(CONFIG + '\n[[models]]\nname = "nosuchmodel"\n')
+    result = run("sync")
+    assert result.exit_code == 1
+    assert "failed: nosuchmodel: no model 'nosuchmodel'" in result.stderr
+    assert len(ollama.pulls) >= 2
+
+
+def test_sync_without_models_says_what_to_do(run, tmp_path):
+    (tmp_path / "config.toml").write_text('[defaults]\ntask = "math"\n')
+    result = run("sync")
+    assert result.exit_code == 1 and "no [[models]] entries" in result.stderr
