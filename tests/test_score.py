@@ -161,3 +161,9 @@ def test_golden_decisions(site, model, task, vram, ram, ctx, expected, why):
     result = plan(req)
     assert result.choice is not None, why
     assert result.choice.pick.name == expected, why
+
+
+def test_cli_task_list_matches_the_data_file():
+    from ollama_quantpick.commands.common import TASKS
+
+    assert set(TASKS) == set(tasks())

@@ -54,6 +54,9 @@ ARCH = {
                            tied=True),
     ("gemma3", "27b"): Arch("gemma3", 62, 5376, 21504, 32, 16, 128, 131072, 262144, swa=1024,
                             tied=True),
+    # used by bench/accuracy.py only (no library page in the fixtures)
+    ("llama3.1", "8b"): Arch("llama", 32, 4096, 14336, 32, 8, 128, 131072, 128256),
+    ("mixtral", "8x7b"): Arch("llama", 32, 4096, 14336, 32, 8, 128, 32768, 32000, 8, 2, 14336),
     ("gpt-oss", "20b"): Arch("gptoss", 24, 2880, 2880, 64, 8, 64, 131072, 201088, 32, 4, 2880,
                              swa=128),
 }
@@ -107,7 +110,8 @@ MODELS = {
 PARAMS = {("llama3.3", "70b"): 70.6, ("phi4", "14b"): 14.7, ("qwen3", "0.6b"): 0.6,
           ("qwen3", "4b"): 4.0, ("qwen3", "8b"): 8.2, ("qwen3", "14b"): 14.8,
           ("qwen3", "32b"): 32.8, ("qwen3", "30b-a3b"): 30.5, ("gemma3", "4b"): 4.3,
-          ("gemma3", "27b"): 27.4, ("gpt-oss", "20b"): 20.9}
+          ("gemma3", "27b"): 27.4, ("gpt-oss", "20b"): 20.9, ("llama3.1", "8b"): 8.0,
+          ("mixtral", "8x7b"): 46.7}
 
 # ggml type ids (ggml.h) and file types (llama.h) used by the generator.
 T = {"f32": 0, "f16": 1, "q4_0": 2, "q4_1": 3, "q5_0": 6, "q5_1": 7, "q8_0": 8, "q2_K": 10,

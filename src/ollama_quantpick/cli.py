@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import traceback
 
 import click
 
@@ -27,6 +26,8 @@ class Group(click.Group):
             return super().invoke(ctx)
         except QuantpickError as exc:
             if ctx.obj and ctx.obj.get("verbose"):
+                import traceback
+
                 traceback.print_exc()
             err = click.ClickException(str(exc))
             err.exit_code = exc.exit_code

@@ -111,6 +111,10 @@ def graph_size(arch: GGUFInfo, ctx: int, kv_total: int, parallel: int = 1) -> tu
         partial = 4 * b * e + max(
             4 * b * (1 + e + max(c, e)) + e * e * 9 // 16 + 4 * c * (b * h + dh * hkv),
             4 * b * (e + v) + e * v * 105 // 128)
+        if arch.gate_exps_bytes:  # Mixtral-style experts in one tensor: GraphSize's own line
+            ff = arch.feed_forward_length
+            partial = max(3 * arch.gate_exps_bytes + 4 * b * (2 * ff + hkv + e + c + dh * hkv),
+                          4 * (c * b * h + c * dh * hkv + b * 1024 + dh * hkv * b))
     elif a in ("gemma", "gemma2", "gemma3", "gemma3n"):
         full = max(4 * b * (e + v), 4 * b * (2 + c + c * h + 2 * e + 2 * dk * h))
         partial = max(4 * e * b + e * v * 105 // 128 + 4 * v * b,

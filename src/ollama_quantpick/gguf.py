@@ -86,6 +86,8 @@ class GGUFInfo:
     layer_bytes: list[int] = field(default_factory=list)  # bytes of each blk.N's tensors
     output_bytes: int = 0  # output_norm + (output, else token_embd): Ollama's "output layer"
     expert_bytes: int = 0  # MoE expert tensors (ffn_*_exps), all layers
+    gate_exps_bytes: int = 0  # blk.0.ffn_gate_exps: Ollama sizes the Mixtral graph from it
+    feed_forward_length: int = 0
     tensor_bytes: int = 0  # every tensor
     header_bytes: int = 0  # how much of the file the header took
 
@@ -220,7 +222,7 @@ def _info(kv: dict[str, object], tensors: list[tuple[str, int]], size: int) -> G
     head_dim = embedding // heads if heads else 0
     vocab = kv.get("tokenizer.ggml.tokens", 0)
     layer_bytes = [0] * blocks
-    output = expert = total = 0
+    output = expert = total = gate0 = 0
     has_output = any(name == "output.weight" for name, _ in tensors)
     for name, nbytes in tensors:
         total += nbytes
@@ -230,6 +232,8 @@ def _info(kv: dict[str, object], tensors: list[tuple[str, int]], size: int) -> G
                 layer_bytes[int(idx)] += nbytes
             if "_exps" in name:
                 expert += nbytes
+            if name == "blk.0.ffn_gate_exps.weight":
+                gate0 = nbytes
         elif name.startswith("output_norm") or name.startswith("output.") or (
             not has_output and name.startswith("token_embd.")
         ):
@@ -253,6 +257,8 @@ def _info(kv: dict[str, object], tensors: list[tuple[str, int]], size: int) -> G
         layer_bytes=layer_bytes,
         output_bytes=output,
         expert_bytes=expert,
+        gate_exps_bytes=gate0,
+        feed_forward_length=_as_int(get("feed_forward_length")),
         tensor_bytes=total,
         header_bytes=size,
     )

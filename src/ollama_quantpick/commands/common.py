@@ -2,26 +2,26 @@
 
 from __future__ import annotations
 
-import functools
-import json
 import os
+from typing import TYPE_CHECKING
 
 import click
 
-from ollama_quantpick import config as config_mod
-from ollama_quantpick import http
 from ollama_quantpick.errors import InputError
-from ollama_quantpick.hardware import Budget
-from ollama_quantpick.tagname import parse_model_ref
+
+if TYPE_CHECKING:  # imported lazily at run time: `--help` must stay fast
+    from ollama_quantpick import config as config_mod
+    from ollama_quantpick.hardware import Budget
 
 PREFER = ("quality", "balanced", "speed")
 KV = ("f16", "q8_0", "q4_0")
+# The task profiles of data/quants.toml, spelled out so `--help` need not parse the data file
+# (a test keeps the two equal).
+TASKS = ("general", "math", "code", "reasoning", "instruct", "chat", "creative")
 
 
 def task_choice() -> click.Choice:
-    from ollama_quantpick.quants import tasks
-
-    return click.Choice(tasks())
+    return click.Choice(TASKS)
 
 
 def budget_options(f):
@@ -61,10 +61,14 @@ def decision_options(f):
 
 
 def load_config() -> config_mod.Config:
+    from ollama_quantpick import config as config_mod
+
     return config_mod.load()
 
 
 def apply_cache(cfg: config_mod.Config, offline: bool, refresh: bool) -> None:
+    from ollama_quantpick import http
+
     if offline and refresh:
         raise InputError("--offline and --refresh contradict each other; use one")
     http.settings.offline = offline
@@ -104,9 +108,10 @@ def make_request(model: str, cfg: config_mod.Config, budget: Budget, *, task=Non
                  kv_cache=None, prefer=None, min_speed=None, size=None, entry: dict | None = None):
     from ollama_quantpick.planner import Request
     from ollama_quantpick.quants import data
+    from ollama_quantpick.tagname import parse_model_ref
 
     entry = entry or {}
-    d = functools.partial(cfg.get)
+    d = cfg.get
     ref = parse_model_ref(model)
     env_kv = os.environ.get("OLLAMA_KV_CACHE_TYPE")
     if env_kv and env_kv not in KV:
@@ -127,11 +132,15 @@ def make_request(model: str, cfg: config_mod.Config, budget: Budget, *, task=Non
 
 
 def echo_json(obj) -> None:
+    import json
+
     click.echo(json.dumps(obj, indent=2))
 
 
 def stale_note(page) -> None:
     """Tell the user when an answer came from an old cached copy."""
+    from ollama_quantpick import http
+
     if getattr(page, "stale", False):
         click.echo(f"note: network unavailable; using the cached copy from "
                    f"{http.describe_age(page.age_s)} ago", err=True)

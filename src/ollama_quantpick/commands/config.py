@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import click
 
-from ollama_quantpick import config as cfgmod
 from ollama_quantpick.commands import common
 from ollama_quantpick.errors import InputError
 
@@ -40,6 +39,8 @@ def show_cmd(as_json):
     """Print the effective settings and where each one came from."""
     import os
 
+    from ollama_quantpick import config as cfgmod
+
     cfg = cfgmod.load()
     effective = {}
     for key, default in DEFAULTS.items():
@@ -69,6 +70,7 @@ def show_cmd(as_json):
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 def init_cmd(force):
     """Write a commented starter config file."""
+    from ollama_quantpick import config as cfgmod
     from ollama_quantpick.paths import config_file
 
     path = config_file()
@@ -83,6 +85,8 @@ def init_cmd(force):
 @click.argument("value")
 def set_cmd(key, value):
     """Set KEY (dotted, e.g. defaults.task) to VALUE, checked, written atomically."""
+    from ollama_quantpick import config as cfgmod
+
     cfg = cfgmod.load()
     cfgmod.update(cfg, key, cfgmod.parse_value(key, value))
     click.echo(f"{key} = {value} in {cfg.path}")
@@ -92,6 +96,8 @@ def set_cmd(key, value):
 @click.argument("key")
 def unset_cmd(key):
     """Remove KEY from the config file."""
+    from ollama_quantpick import config as cfgmod
+
     cfg = cfgmod.load()
     cfgmod.update(cfg, key, None)
     click.echo(f"removed {key} from {cfg.path}")

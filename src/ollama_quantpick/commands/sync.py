@@ -6,10 +6,8 @@ from pathlib import Path
 
 import click
 
-from ollama_quantpick import config as cfgmod
 from ollama_quantpick.commands import common
 from ollama_quantpick.errors import QuantpickError
-from ollama_quantpick.sizes import format_bytes
 
 
 @click.command("sync")
@@ -31,6 +29,7 @@ def command(config_path, dry_run, host, vram, ram, gpu, offline, refresh, quiet,
       quantpick sync --dry-run
       quantpick sync --config ~/dotfiles/quantpick/workstation.toml
     """
+    from ollama_quantpick import config as cfgmod
     from ollama_quantpick.commands.pick import choose
     from ollama_quantpick.commands.pull import install
     from ollama_quantpick.daemon import Daemon, resolve_host
@@ -93,6 +92,8 @@ def command(config_path, dry_run, host, vram, ram, gpu, offline, refresh, quiet,
 
 
 def _print_plan(rows: list[dict]) -> None:
+    from ollama_quantpick.sizes import format_bytes
+
     header = ["MODEL", "TASK", "CHOSEN TAG", "SIZE", "INSTALLED", "ACTION"]
     table = [[r["model"], r["task"], r["tag"] or "-", format_bytes(r["size_bytes"])
               if r["size_bytes"] else "-",
