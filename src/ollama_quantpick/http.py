@@ -15,9 +15,11 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from ollama_quantpick import __version__
 from ollama_quantpick.errors import QuantpickError
@@ -26,6 +28,8 @@ TIMEOUT = (5, 30)  # seconds: connect, read
 RETRIES = 3  # attempts on connection errors and 5xx
 BACKOFF = 0.5  # seconds, doubled after each failed attempt; tests set it to 0
 MAX_BODY = 20 * 2**20  # a tags page is ~100 kB; anything past 20 MiB is not a page
+BODY_DEADLINE_S = 60  # a body still trickling in after this long is cut off
+MAX_REDIRECTS = 5
 DEFAULT_TTL = 24 * 3600
 USER_AGENT = f"quantpick/{__version__} (+https://github.com/quantpick/quantpick)"
 
@@ -117,8 +121,55 @@ def write_cache(key: str, data: dict) -> None:
         _warn_once(f"cache not writable ({exc.strerror or exc}); continuing without a cache")
 
 
+@contextmanager
+def open_stream(url: str, headers: dict[str, str] | None = None, *,
+                same_host: bool = True) -> Iterator:
+    """A streamed GET that follows redirects itself: never from https to http, and with
+    `same_host` never to another host (pages and manifests; blobs legitimately redirect to a
+    storage host)."""
+    origin = urlsplit(url)
+    for _ in range(MAX_REDIRECTS + 1):
+        r = session().get(url, headers=headers, timeout=TIMEOUT, stream=True,
+                          allow_redirects=False)
+        if not r.is_redirect:
+            try:
+                yield r
+            finally:
+                r.close()
+            return
+        target = urljoin(url, r.headers.get("Location", ""))
+        r.close()
+        dest = urlsplit(target)
+        if origin.scheme == "https" and dest.scheme != "https":
+            raise QuantpickError(f"{origin.netloc} redirected to plain http ({target}); refused")
+        if same_host and dest.netloc != origin.netloc:
+            raise QuantpickError(f"{origin.netloc} redirected to another host ({dest.netloc}); "
+                                 "refused")
+        url = target
+    raise QuantpickError(f"{origin.netloc} redirected more than {MAX_REDIRECTS} times; refused")
+
+
+def iter_body(r, size: int = 64 * 1024) -> Iterator[bytes]:
+    """The body as it arrives (urllib3's read1), so a byte or time limit holds even against a
+    server that trickles: `iter_content(n)` would wait for n bytes before yielding anything."""
+    raw = r.raw
+    if not hasattr(raw, "read1"):  # urllib3 < 2.3
+        yield from r.iter_content(1024)
+        return
+    while chunk := raw.read1(size, decode_content=True):
+        yield chunk
+
+
+def _decode(r, body: bytes) -> str:
+    """The page's text: its declared charset, else UTF-8 (requests would guess Latin-1 for
+    text/* and garble the info line's '·')."""
+    declared = "charset=" in r.headers.get("Content-Type", "").lower()
+    return body.decode(r.encoding if declared and r.encoding else "utf-8", errors="replace")
+
+
 def _fetch(url: str, headers: dict[str, str] | None) -> tuple[int, str]:
-    """GET with retries on connection errors and 5xx; returns (status, text)."""
+    """GET with retries on connection errors and 5xx; returns (status, text). The body is cut
+    off past MAX_BODY bytes or BODY_DEADLINE_S seconds."""
     import requests
 
     delay = BACKOFF
@@ -128,19 +179,20 @@ def _fetch(url: str, headers: dict[str, str] | None) -> tuple[int, str]:
             time.sleep(delay)
             delay *= 2
         try:
-            with session().get(url, headers=headers, timeout=TIMEOUT, stream=True) as r:
-                body = b""
-                for chunk in r.iter_content(64 * 1024):
+            with open_stream(url, headers) as r:
+                body = bytearray()
+                deadline = time.monotonic() + BODY_DEADLINE_S
+                for chunk in iter_body(r):
                     body += chunk
-                    if len(body) > MAX_BODY:
+                    if len(body) > MAX_BODY or time.monotonic() > deadline:
                         raise QuantpickError(
-                            f"{host_of(url)} sent more than {MAX_BODY // 2**20} MiB for {url}; "
-                            "this is not a page quantpick understands"
-                        )
+                            f"{host_of(url)} sent more than {MAX_BODY // 2**20} MiB or took over "
+                            f"{BODY_DEADLINE_S} s for {url}; this is not a page quantpick "
+                            "understands")
                 if r.status_code >= 500:
                     last = QuantpickError(f"{host_of(url)} answered HTTP {r.status_code}")
                     continue
-                return r.status_code, body.decode(r.encoding or "utf-8", errors="replace")
+                return r.status_code, _decode(r, bytes(body))
         except requests.Timeout:
             last = QuantpickError(f"{host_of(url)} did not answer in time")
         except requests.ConnectionError:

@@ -101,8 +101,15 @@ def _pieces(node) -> list[str]:
     return [p for line in node.get_text("\n", strip=True).split("\n") for p in _SEP_RE.split(line)]
 
 
+def _path(href: str) -> str:
+    try:
+        return urlsplit(href).path
+    except ValueError:  # a mangled href (e.g. unbalanced '[') is no link to a tag
+        return ""
+
+
 def _tag_of(href: str, prefix: str) -> str | None:
-    path = urlsplit(href).path
+    path = _path(href)
     return path[len(prefix):] if path.startswith(prefix) and len(path) > len(prefix) else None
 
 
@@ -193,7 +200,7 @@ def parse_search_page(html: str) -> list[str]:
 
     names = []
     for a in BeautifulSoup(html, "html.parser").find_all("a", href=True):
-        path = urlsplit(a["href"]).path
+        path = _path(a["href"])
         if path.startswith("/library/") and ":" not in path:
             name = path.removeprefix("/library/").strip("/")
             if name and "/" not in name and name not in names:

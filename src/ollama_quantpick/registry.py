@@ -114,12 +114,11 @@ def _fetch_prefix(url: str, n: int) -> bytes:
 
     deadline = time.monotonic() + RANGE_DEADLINE_S
     try:
-        with http.session().get(url, headers={"Range": f"bytes=0-{n - 1}"}, stream=True,
-                                timeout=http.TIMEOUT) as r:
+        with http.open_stream(url, {"Range": f"bytes=0-{n - 1}"}, same_host=False) as r:
             if r.status_code not in (200, 206):
                 raise QuantpickError(f"{http.host_of(url)} answered HTTP {r.status_code} for {url}")
             buf = bytearray()
-            for chunk in r.iter_content(256 * 1024):
+            for chunk in http.iter_body(r, 256 * 1024):
                 buf += chunk
                 if len(buf) >= n:
                     break
