@@ -94,7 +94,7 @@ def _manifests(ref: ModelRef, tags: list[str]) -> dict[str, registry.Manifest | 
         return dict(pool.map(one, tags))
 
 
-def load(ref: ModelRef, *, include_cloud: bool = False, registry_data: bool = True) -> Listing:
+def load(ref: ModelRef, *, registry_data: bool = True) -> Listing:
     """Scrape the tags page, group tags that share a digest, read exact sizes from the registry."""
     tags, page = library.fetch_tags(ref)
     local = [t for t in tags if not t.cloud]

@@ -171,25 +171,25 @@ def _deal_layers(gpu_free: list[int], layer_sizes: list[int], output: int, proje
     if with_space:
         allocations[with_space[0]] += projector
     counts = [0] * len(gpu_free)
-    placed = 0
-    for i, size in enumerate(layer_sizes):
+
+    def place(size: int, turn: int, drop_full: bool) -> int:
+        """Put one layer on the next GPU with room (round-robin); 1 when placed."""
         for j in range(len(with_space), 0, -1):
-            g = with_space[i % j]
+            g = with_space[turn % j]
             if gpu_free[g] > allocations[g] + graph + size:
                 allocations[g] += size
                 counts[g] += 1
-                placed += 1
-                break
-            with_space.pop(i % j)
+                return 1
+            if drop_full:  # repeating layers give up on a full GPU; the output layer does not
+                with_space.pop(turn % j)
+        return 0
+
+    placed = 0
+    for i, size in enumerate(layer_sizes):
+        placed += place(size, i, drop_full=True)
     full = placed >= n
     if output > 0:
-        for j in range(len(with_space), 0, -1):
-            g = with_space[placed % j]
-            if gpu_free[g] > allocations[g] + graph + output:
-                allocations[g] += output
-                counts[g] += 1
-                placed += 1
-                break
+        placed += place(output, placed, drop_full=False)
         full = placed >= n + 1
     multi = len(gpu_free) > 1
     for g, count in enumerate(counts):

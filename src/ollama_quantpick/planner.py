@@ -26,7 +26,6 @@ class Request:
     min_tps: float | None = None
     size: str | None = None  # "70b": only that parameter size competes
     parallel: int = 1
-    include_cloud: bool = False
 
 
 @dataclass
@@ -101,7 +100,7 @@ def ctx_ladder(req: Request, default: int) -> list[int]:
 
 def plan(req: Request, *, decide_pick: bool = True) -> Plan:
     """Load the model's artifacts, estimate each on the budget and rank them for the task."""
-    listing = art.load(req.ref, include_cloud=req.include_cloud)
+    listing = art.load(req.ref)
     target = None
     if req.ref.tag:
         target = next((a for a in listing.artifacts if req.ref.tag in a.tags), None)
@@ -129,8 +128,7 @@ def plan(req: Request, *, decide_pick: bool = True) -> Plan:
         if isinstance(outcome, Choice):
             result.choice, result.ctx = outcome, outcome.ctx
             picked = {c.name for c in outcome.ranked}
-            extra = [c for c in candidates([a for a in arts if a.name not in picked], req,
-                                           outcome.ctx)]
+            extra = candidates([a for a in arts if a.name not in picked], req, outcome.ctx)
             result.ranked = outcome.ranked + rank(extra, req.task, req.prefer, req.min_tps)
             for i, c in enumerate(result.ranked, 1):
                 c.rank = i

@@ -85,7 +85,8 @@ def resolve_budget(cfg: config_mod.Config, vram: str | None, ram: str | None,
 
 def detect_and_budget(cfg: config_mod.Config, vram: str | None, ram: str | None,
                       gpu: str | None, probe=None):
-    """(Hardware, Budget): flags over the config's [budget] over detection."""
+    """(Hardware, Budget): flags over the config's [budget] over detection. Detection runs even
+    when both sizes are given: the card's bandwidth still sets the speed estimate."""
     from ollama_quantpick.hardware import detect, make_budget
     from ollama_quantpick.sizes import parse_size
 
@@ -96,12 +97,10 @@ def detect_and_budget(cfg: config_mod.Config, vram: str | None, ram: str | None,
             return parse_size(value), "config"
         return None, "detected"
 
-    vram_b, vram_src = pick(vram, "vram")
-    ram_b, ram_src = pick(ram, "ram")
-    gpu_mode = gpu or cfg.get("budget.gpu") or "auto"
-    hw = detect(probe)  # even with both flags: bandwidth comes from the real card
-    return hw, make_budget(hw, vram=vram_b, ram=ram_b, gpu=gpu_mode, vram_source=vram_src,
-                           ram_source=ram_src)
+    (vram_b, vram_src), (ram_b, ram_src) = pick(vram, "vram"), pick(ram, "ram")
+    hw = detect(probe)
+    return hw, make_budget(hw, vram=vram_b, ram=ram_b, gpu=gpu or cfg.get("budget.gpu") or "auto",
+                           vram_source=vram_src, ram_source=ram_src)
 
 
 def make_request(model: str, cfg: config_mod.Config, budget: Budget, *, task=None, ctx=None,

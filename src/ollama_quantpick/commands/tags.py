@@ -56,7 +56,6 @@ def command(model, task, ctx, kv_cache, prefer, min_speed, size, vram, ram, gpu,
     budget = common.resolve_budget(cfg, vram, ram, gpu)
     req = common.make_request(model, cfg, budget, task=task, ctx=ctx, kv_cache=kv_cache,
                               prefer=prefer, min_speed=min_speed, size=size)
-    req.include_cloud = show_all
     result = plan(req)
     common.stale_note(result.listing.page)
     by_name = {a.name: a for a in result.listing.artifacts}
