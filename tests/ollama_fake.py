@@ -21,6 +21,7 @@ class FakeOllama:
     installed: dict[str, str] = field(default_factory=dict)  # name -> manifest digest
     pulls: list[str] = field(default_factory=list)
     fail_with: str | None = None  # an error line sent mid-stream
+    delay: float = 0.0  # seconds between progress events (a slow download)
 
     def tags(self, _request: Request) -> Response:
         models = [{"name": n, "model": n, "modified_at": "2026-11-20T10:00:00Z", "size": 1,
@@ -36,6 +37,8 @@ class FakeOllama:
         artifact = world.find(model, tag or "latest")
 
         def stream():
+            import time
+
             yield json.dumps({"status": "pulling manifest"}) + "\n"
             if artifact is None:
                 yield json.dumps({"error": "pull model manifest: file does not exist"}) + "\n"
@@ -43,6 +46,7 @@ class FakeOllama:
             for layer in artifact.layers:
                 digest, total = layer["digest"], layer["size"]
                 for done in (0, total // 2, total):
+                    time.sleep(self.delay)
                     yield json.dumps({"status": f"pulling {digest[7:19]}", "digest": digest,
                                       "total": total, "completed": done}) + "\n"
                     if self.fail_with and done:

@@ -156,3 +156,42 @@ def test_sync_without_models_says_what_to_do(run, tmp_path):
     (tmp_path / "config.toml").write_text('[defaults]\ntask = "math"\n')
     result = run("sync")
     assert result.exit_code == 1 and "no [[models]] entries" in result.stderr
+
+
+def test_ctrl_c_during_a_pull_is_exit_130_and_keeps_what_was_installed(httpserver, tmp_path):
+    """A real process, a real SIGINT, the real client blocked in a slow download."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from pytest_httpserver import HTTPServer
+
+    base, _ = world.serve_http(httpserver)
+    daemon = HTTPServer(host="127.0.0.1", port=0)
+    daemon.start()
+    try:
+        fake = FakeOllama(delay=0.5)
+        fake.installed["phi4:14b-fp16"] = "f" * 64
+        env = dict(os.environ, QUANTPICK_LIBRARY_URL=base, QUANTPICK_REGISTRY_URL=base,
+                   QUANTPICK_CACHE_DIR=str(tmp_path / "c"), OLLAMA_HOST=fake.attach(daemon),
+                   QUANTPICK_CONFIG=str(tmp_path / "none.toml"),
+                   OLLAMA_MODELS=str(tmp_path / "models"), PYTHONUNBUFFERED="1")
+        proc = subprocess.Popen([sys.executable, "-m", "ollama_quantpick", "pull", "phi4", "--yes",
+                                 "--vram", "24GB", "--ram", "32GB"], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        seen = []
+        for line in proc.stderr:  # wait until the download is under way
+            seen.append(line)
+            if line.startswith("pulling "):
+                break
+        proc.send_signal(signal.SIGINT)
+        _, rest = proc.communicate(timeout=30)
+        assert proc.returncode == 130, "".join(seen) + rest
+        assert "interrupted — run the same command again to resume" in rest
+        assert "Traceback" not in rest
+        assert fake.installed == {"phi4:14b-fp16": "f" * 64}
+    finally:
+        daemon.clear()
+        if daemon.is_running():
+            daemon.stop()

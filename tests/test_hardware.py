@@ -151,3 +151,54 @@ def test_hw_config_budget(run, tmp_path):
     (tmp_path / "config.toml").write_text('[budget]\nvram = "12GB"\n')
     out = json.loads(run("hw", "--json").stdout)["budget"]
     assert out["vram_bytes"] == 12 * 10**9 and out["source"]["vram"] == "config"
+
+
+class RecordedNVML:
+    """A pynvml stand-in answering what NVML reports for the two RTX 3090s of the CSV."""
+
+    def __init__(self, fail: bool = False):
+        self.fail = fail
+        self.cards = []
+        for line in (HW / "nvidia-smi-two.csv").read_text().splitlines():
+            index, name, total, _used, free, uuid = (p.strip() for p in line.split(","))
+            self.cards.append((name.encode(), uuid.encode(), int(total) * MiB, int(free) * MiB))
+
+    def nvmlInit(self):  # noqa: N802 - pynvml's names
+        if self.fail:
+            raise RuntimeError("Driver/library version mismatch")
+
+    def nvmlShutdown(self):  # noqa: N802
+        pass
+
+    def nvmlDeviceGetCount(self):  # noqa: N802
+        return len(self.cards)
+
+    def nvmlDeviceGetHandleByIndex(self, i):  # noqa: N802
+        return i
+
+    def nvmlDeviceGetName(self, h):  # noqa: N802
+        return self.cards[h][0]
+
+    def nvmlDeviceGetUUID(self, h):  # noqa: N802
+        return self.cards[h][1]
+
+    def nvmlDeviceGetMemoryInfo(self, h):  # noqa: N802
+        from types import SimpleNamespace
+
+        total, free = self.cards[h][2], self.cards[h][3]
+        return SimpleNamespace(total=total, free=free, used=total - free)
+
+
+def test_nvml_gives_the_same_result_as_nvidia_smi():
+    smi = hardware.detect(recorded({"nvidia-smi": (HW / "nvidia-smi-two.csv").read_text()}))
+    probe = recorded({})
+    probe.nvml = RecordedNVML()
+    assert hardware.detect(probe).gpus == smi.gpus
+
+
+def test_failing_nvml_falls_back_to_nvidia_smi():
+    probe = recorded({"nvidia-smi": (HW / "nvidia-smi-one.csv").read_text()})
+    probe.nvml = RecordedNVML(fail=True)
+    hw = hardware.detect(probe)
+    assert [g.name for g in hw.gpus] == ["NVIDIA GeForce RTX 4090"]
+    assert "NVML failed: Driver/library version mismatch" in hw.notes[0]

@@ -7,6 +7,7 @@ tests replace with recorded outputs.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -79,6 +80,17 @@ class Probe:
     read: Callable[[str], str | None] | None = None
     env: Mapping[str, str] = field(default_factory=lambda: os.environ)
     platform: str = sys.platform
+    nvml: object | None = None  # a pynvml-like module; recorded probes pass their own
+
+    def load_nvml(self):
+        """NVML through `nvidia-ml-py` when it is installed (optional), else None."""
+        if self.run is not None or self.nvml is not None:
+            return self.nvml
+        try:
+            import pynvml
+        except ImportError:
+            return None
+        return pynvml
 
     def command(self, argv: list[str]) -> str | None:
         """stdout of `argv`; None when the tool is not installed; ToolFailed when it fails."""
@@ -136,7 +148,40 @@ def _visible(env: Mapping[str, str], var: str, index: int, uuid: str = "") -> bo
     return str(index) in ids or (uuid and uuid in ids)
 
 
+def nvidia_nvml(nvml, probe: Probe, notes: list[str]) -> list[GPU] | None:
+    """The same facts as nvidia-smi, from NVML; None when NVML cannot answer."""
+    try:
+        nvml.nvmlInit()
+    except Exception as exc:  # NVMLError and friends: driver missing or mismatched
+        notes.append(f"NVML failed: {exc} — asking nvidia-smi")
+        return None
+    gpus = []
+    try:
+        for index in range(nvml.nvmlDeviceGetCount()):
+            handle = nvml.nvmlDeviceGetHandleByIndex(index)
+            name = nvml.nvmlDeviceGetName(handle)
+            uuid = nvml.nvmlDeviceGetUUID(handle)
+            name = name.decode() if isinstance(name, bytes) else str(name)
+            uuid = uuid.decode() if isinstance(uuid, bytes) else str(uuid)
+            mem = nvml.nvmlDeviceGetMemoryInfo(handle)
+            if _visible(probe.env, "CUDA_VISIBLE_DEVICES", index, uuid):
+                gpus.append(GPU("nvidia", name, int(mem.total), int(mem.free),
+                                bandwidth_for(name), "cuda", index))
+    except Exception as exc:
+        notes.append(f"NVML failed: {exc} — asking nvidia-smi")
+        return None
+    finally:
+        with contextlib.suppress(Exception):  # shutting down a library that may have failed
+            nvml.nvmlShutdown()
+    return gpus
+
+
 def nvidia(probe: Probe, notes: list[str]) -> list[GPU]:
+    """NVML when nvidia-ml-py is installed, else nvidia-smi's CSV."""
+    if (nvml := probe.load_nvml()) is not None:
+        found = nvidia_nvml(nvml, probe, notes)
+        if found is not None:
+            return found
     query = "index,name,memory.total,memory.used,memory.free,uuid"
     try:
         out = probe.command(["nvidia-smi", f"--query-gpu={query}", "--format=csv,noheader,nounits"])
