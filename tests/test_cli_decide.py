@@ -32,7 +32,11 @@ def test_tags_json_lists_every_local_artifact_once_with_aliases(site, run):
 def test_tags_table(site, run):
     result = run("tags", "phi4", "--task", "code", *BUDGET)
     lines = result.stdout.splitlines()
-    assert lines[0].startswith("phi4: task code, 52.0 GB VRAM + 64.0 GB RAM, context 16K")
+    assert lines[0] == ("phi4: Phi-4 is a 14B parameter, state-of-the-art open model from "
+                        "Microsoft.")
+    assert lines[1].startswith("phi4: task code, 52.0 GB VRAM + 64.0 GB RAM, context 16K")
+    qwen = run("tags", "qwen3", *BUDGET).stdout.splitlines()[0]
+    assert qwen.endswith("… [tools, thinking]") and len(qwen) < 130
     assert "14b-q4_K_M (14b, latest)" in result.stdout or "14b-q4_K_M (latest, 14b)" in result.stdout
     assert any(line.startswith("*") for line in lines)
     assert result.stdout.count("14b-q8_0") == 1

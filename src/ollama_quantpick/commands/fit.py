@@ -35,8 +35,6 @@ def command(model, ctx, kv_cache, vram, ram, gpu, offline, refresh, as_json):
     if req.ref.tag is None:
         raise InputError(f"fit needs MODEL:TAG, e.g. {req.ref.model}:latest; "
                          f"'quantpick tags {req.ref.model}' lists them")
-    if req.ctx is None:
-        req.ctx = None  # default context, no exploration needed for one tag
     result = plan(req, decide_pick=False)
     c = result.ranked[0]
     est = c.estimate

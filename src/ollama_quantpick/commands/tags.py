@@ -72,6 +72,13 @@ def command(model, task, ctx, kv_cache, prefer, min_speed, size, vram, ram, gpu,
                         for t in result.listing.cloud]
         common.echo_json(records)
         return
+    from ollama_quantpick.library import fetch_model_info
+
+    if info := fetch_model_info(req.ref):  # the model page: description and capability badges
+        about = (info.description or "").strip()
+        about = about if len(about) <= 100 else about[:99].rsplit(" ", 1)[0] + "…"
+        badges = f" [{', '.join(info.capabilities)}]" if info.capabilities else ""
+        click.echo(f"{req.ref.display}: {about}{badges}")
     head = f"{req.ref.display}: task {req.task}, {budget_label(budget)}, context " \
            f"{_ctx(result.ctx)}"
     if result.ctx != result.ctx_default:
