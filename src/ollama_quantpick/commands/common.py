@@ -77,6 +77,14 @@ def apply_cache(cfg: config_mod.Config, offline: bool, refresh: bool) -> None:
         http.settings.ttl = ttl
 
 
+def prepare(offline: bool, refresh: bool, vram: str | None, ram: str | None, gpu: str | None):
+    """What every deciding command does first: read the config, set the cache mode, and
+    resolve the budget. Returns (config, budget)."""
+    cfg = load_config()
+    apply_cache(cfg, offline, refresh)
+    return cfg, resolve_budget(cfg, vram, ram, gpu)
+
+
 def resolve_budget(cfg: config_mod.Config, vram: str | None, ram: str | None,
                    gpu: str | None, probe=None) -> Budget:
     """Flags over the config's [budget] over detection."""

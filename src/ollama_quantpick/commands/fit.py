@@ -28,9 +28,7 @@ def command(model, ctx, kv_cache, vram, ram, gpu, offline, refresh, as_json):
     """
     from ollama_quantpick.planner import budget_label, plan
 
-    cfg = common.load_config()
-    common.apply_cache(cfg, offline, refresh)
-    budget = common.resolve_budget(cfg, vram, ram, gpu)
+    cfg, budget = common.prepare(offline, refresh, vram, ram, gpu)
     req = common.make_request(model, cfg, budget, ctx=ctx, kv_cache=kv_cache)
     if req.ref.tag is None:
         raise InputError(f"fit needs MODEL:TAG, e.g. {req.ref.model}:latest; "

@@ -42,9 +42,7 @@ def command(model, task, ctx, kv_cache, prefer, min_speed, size, vram, ram, gpu,
       quantpick pick qwen3 --task code --vram 16GB
       ollama run "$(quantpick pick gemma3 --task chat)"
     """
-    cfg = common.load_config()
-    common.apply_cache(cfg, offline, refresh)
-    budget = common.resolve_budget(cfg, vram, ram, gpu)
+    cfg, budget = common.prepare(offline, refresh, vram, ram, gpu)
     result, pick, reason = choose(model, cfg, budget, task=task, ctx=ctx, kv_cache=kv_cache,
                                   prefer=prefer, min_speed=min_speed, size=size)
     if pick is None:

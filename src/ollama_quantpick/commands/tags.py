@@ -51,9 +51,7 @@ def command(model, task, ctx, kv_cache, prefer, min_speed, size, vram, ram, gpu,
     """
     from ollama_quantpick.planner import budget_label, plan
 
-    cfg = common.load_config()
-    common.apply_cache(cfg, offline, refresh)
-    budget = common.resolve_budget(cfg, vram, ram, gpu)
+    cfg, budget = common.prepare(offline, refresh, vram, ram, gpu)
     req = common.make_request(model, cfg, budget, task=task, ctx=ctx, kv_cache=kv_cache,
                               prefer=prefer, min_speed=min_speed, size=size)
     result = plan(req)
