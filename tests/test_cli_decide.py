@@ -171,3 +171,38 @@ def test_against_a_real_local_server(httpserver, tmp_path):
         assert r["download_bytes"] == a.download_bytes
         assert abs(r["size_bytes"] - a.model_bytes) < 0.06 * a.model_bytes
     assert records[0]["picked"] and records[0]["name"] == "qwen3:32b-q4_K_M"
+
+
+def test_registry_down_falls_back_to_a_marked_estimate(run):
+    import re
+
+    import responses
+
+    served = world.Served()
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        rsps.add_callback("GET", re.compile(re.escape(world.LIB) + ".*"),
+                          callback=lambda r: world.respond(r.url, dict(r.headers), served))
+        rsps.add("GET", re.compile(re.escape(world.REG) + ".*"), status=503)  # registry outage
+        result = run("tags", "phi4", "--json", *BUDGET)
+        table = run("tags", "phi4", *BUDGET).stdout
+    assert result.exit_code == 0, result.stderr
+    records = json.loads(result.stdout)
+    assert {r["estimate"]["source"] for r in records} == {"fallback"}
+    assert "the registry gave no manifest for phi4" in result.stderr
+    assert "estimated without the model header" in table
+
+
+def test_stale_cache_answers_and_says_how_old(site, run):
+    import time
+
+    from ollama_quantpick import http
+
+    assert run("tags", "phi4", *BUDGET).exit_code == 0
+    for path in http._cache_path("x").parent.parent.rglob("*.json"):
+        entry = json.loads(path.read_text())
+        entry["fetched_at"] = time.time() - 3 * 86400
+        path.write_text(json.dumps(entry))
+    site.rsps.reset()  # the network is gone
+    result = run("tags", "phi4", *BUDGET)
+    assert result.exit_code == 0
+    assert "note: network unavailable; using the cached copy from 3 days ago" in result.stderr

@@ -195,3 +195,21 @@ def test_ctrl_c_during_a_pull_is_exit_130_and_keeps_what_was_installed(httpserve
         daemon.clear()
         if daemon.is_running():
             daemon.stop()
+
+
+def test_terminal_progress_bar_redraws_one_line():
+    import io
+
+    from ollama_quantpick.progress import Progress
+
+    out = io.StringIO()
+    p = Progress(stream=out, tty=True)
+    p("pulling manifest", None, None, None)
+    p("pulling abc", "sha256:abc", 0, 4 * 10**9)
+    p("pulling abc", "sha256:abc", 2 * 10**9, 4 * 10**9)
+    p("pulling def", "sha256:def", 10**9, 10**9)
+    p.finish()
+    text = out.getvalue()
+    assert text.startswith("\r\033[Kpulling manifest\n")
+    assert text.count("\r\033[K[") == 3 and " 60.0% " in text and "ETA" in text
+    assert text.endswith("\n") and text.count("\n") == 2  # one line for the status, one bar
