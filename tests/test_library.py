@@ -26,10 +26,11 @@ def test_every_row_of_every_fixture_page(model):
             assert t.name == f"{model}:{tag}" and not t.cloud
             assert abs(t.size_bytes - size) <= 0.06 * size  # the page rounds to 2-3 digits
             if world.MODELS[model][0] == "digest":
-                assert t.digest == a.digest[:12]
+                assert t.digest == a.digest[:12] and t.updated == "11 months ago"
             else:
-                assert t.context == a.arch.ctx
-                assert t.inputs == [w.strip().lower() for w in world.MODELS[model][3].split(",")]
+                assert t.digest is None and t.updated == "5 months ago"
+            assert t.context == a.arch.ctx
+            assert t.inputs == [w.strip().lower() for w in world.MODELS[model][3].split(",")]
     for tag in world.MODELS[model][5]:
         assert tags[tag].cloud and tags[tag].size_bytes is None
 
@@ -47,6 +48,15 @@ def test_info_line_pieces():
     assert library.parse_context("40K context window") == 40960
     assert library.parse_context("1M") == 2**20
     assert library.parse_context("5 months ago") is None
+
+
+def test_compact_row_with_text_input_words():
+    html = ('<a href="/library/llava:7b"><span>llava:7b</span><span>'
+            '<span class="font-mono">8dd30f6b0cb1</span> • 4.7GB • 32K context window • '
+            'Text, Image input • 1 year ago</span></a>')
+    (tag,) = library.parse_tags_page(html, parse_model_ref("llava"))
+    assert (tag.digest, tag.size_bytes, tag.context, tag.inputs, tag.updated) == (
+        "8dd30f6b0cb1", 4.7e9, 32768, ["text", "image"], "1 year ago")
 
 
 def test_digest_layout_row():

@@ -319,7 +319,11 @@ def tags_page(model: str) -> str:
 <a href="/library/{model}">{model}</a><a href="/library/{model}/tags">Tags</a>
 <a href="https://docs.ollama.com">Docs</a></nav></header>
 <main><div class="flex items-center"><h1 x-test-model-name>{model}</h1></div>
-<section class="flex-1"><div class="min-w-full divide-y divide-gray-200">"""]
+<section class="flex-1"><div class="min-w-full divide-y divide-gray-200">
+<div class="items-center grid bg-neutral-50 px-4 py-3 text-xs grid-cols-12 text-neutral-900">
+<p class="col-span-6 hidden md:block">Name</p><p class="block col-span-6 md:hidden">{len(rows)} models</p>
+<p class="col-span-2 hidden md:block">Size</p><p class="col-span-2 hidden md:block">Context</p>
+<p class="col-span-2 hidden md:block">Input</p></div>"""]
     latest = find(model, "latest")
     for tag, a in rows:
         ctx = _ctx(a.arch.ctx)
@@ -329,11 +333,31 @@ def tags_page(model: str) -> str:
         if latest is not None and a.tags == latest.tags and tag != "latest":
             badge = '<span class="ml-2 rounded-full border px-1.5 text-xs">latest</span>'
         if layout == "digest":
-            info = f"{a.digest[:12]} • {size} • Updated 11 months ago"
-            html.append(f"""<div class="flex px-4 py-3">
-<a href="/library/{model}:{tag}" class="group"><div class="flex items-center">
-<span class="font-medium">{tag}</span>{badge}</div>
-<div class="flex text-neutral-500 text-[13px]"><span>{info}</span></div></a></div>""")
+            # The layout public scrapers saved (e.g. HelgeSverre/ollama-library-scraper's
+            # fixtures): "•" bullets, the digest in a font-mono span, "Text input", a compact
+            # link for small screens and a grid row with cells and the digest again.
+            digest = a.digest[:12]
+            kind = inputs
+            html.append(f"""<div class="group px-4 py-3">
+<a href="/library/{model}:{tag}" class="md:hidden flex flex-col space-y-[6px] group">
+<div class="flex items-center font-medium"><div><span class="group-hover:underline">{model}:{tag}</span>
+{badge}</div></div>
+<div class="flex flex-col text-neutral-500 text-[13px]"><span>
+<span class="font-mono">{digest}</span> • {size} •
+{ctx} context window  •
+<span class="hidden sm:inline">{kind} input •
+11 months ago</span></span>
+<div class="flex sm:hidden">{kind} input •
+11 months ago</div></div></a>
+<div class="hidden md:flex flex-col space-y-[6px]"><div class="grid grid-cols-12 items-center">
+<span class="flex items-center font-medium col-span-6 group text-sm">
+<a href="/library/{model}:{tag}" class="group-hover:underline">{model}:{tag}</a>
+{badge}<input class="command hidden" value="{model}:{tag}" /></span>
+<p class="col-span-2 text-neutral-500 text-[13px]">{size}</p>
+<p class="col-span-2 text-neutral-500 text-[13px]">{ctx}</p>
+<div class="col-span-2 text-neutral-500 text-[13px] ">{kind}</div></div>
+<div class="flex text-neutral-500 text-xs items-center">
+<span class="font-mono text-[11px]">{digest}</span>&nbsp;·&nbsp;11 months ago</div></div></div>""")
         else:
             info = f"{size} · {ctx} context window · {inputs} · 5 months ago"
             html.append(f"""<div class="group px-4 py-3">

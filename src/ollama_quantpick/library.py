@@ -77,6 +77,11 @@ def parse_context(text: str) -> int | None:
     return int(float(m.group(1)) * {"": 1, "K": 1024, "M": 1024**2}[m.group(2).upper()])
 
 
+def _inputs(low: str) -> list[str]:
+    """`text, image input` (compact row) or `text, image` (wide row) → ["text", "image"]."""
+    return [w.strip() for w in re.sub(r"\s+inputs?$", "", low).split(",")]
+
+
 def _classify(pieces: list[str], row: dict) -> None:
     """Sort the info line's pieces into size, context, inputs, digest and age."""
     for piece in pieces:
@@ -89,8 +94,8 @@ def _classify(pieces: list[str], row: dict) -> None:
             row["size"] = size
         elif row["context"] is None and (ctx := parse_context(piece)) is not None:
             row["context"] = ctx
-        elif not row["inputs"] and {w.strip() for w in low.split(",")} <= _INPUT_WORDS:
-            row["inputs"] = [w.strip() for w in low.split(",")]
+        elif not row["inputs"] and {w.strip() for w in _inputs(low)} <= _INPUT_WORDS:
+            row["inputs"] = _inputs(low)
         elif row["updated"] is None and ("ago" in low or low.startswith("updated")):
             row["updated"] = re.sub(r"^updated\s+", "", piece, flags=re.IGNORECASE)
         elif "usage" in low or low == "cloud":
