@@ -206,3 +206,10 @@ def test_stale_cache_answers_and_says_how_old(site, run):
     result = run("tags", "phi4", *BUDGET)
     assert result.exit_code == 0
     assert "note: network unavailable; using the cached copy from 3 days ago" in result.stderr
+
+
+def test_fit_says_when_ollama_has_no_graph_formula(site, run):
+    qwen = run("fit", "qwen3:32b", "--vram", "24GB", "--ram", "64GB").stdout
+    assert "no compute-graph formula for qwen3" in qwen
+    llama = run("fit", "llama3.3:latest", "--vram", "52GB", "--ram", "64GB").stdout
+    assert "no compute-graph formula" not in llama

@@ -202,3 +202,9 @@ def test_failing_nvml_falls_back_to_nvidia_smi():
     hw = hardware.detect(probe)
     assert [g.name for g in hw.gpus] == ["NVIDIA GeForce RTX 4090"]
     assert "NVML failed: Driver/library version mismatch" in hw.notes[0]
+
+
+def test_unreadable_ram_says_what_to_do():
+    hw = hardware.detect(recorded({}, files={}))
+    assert hw.ram_available_bytes is None and "pass --ram" in hw.notes[-1]
+    assert hardware.make_budget(hw, ram=8 * 10**9).ram_bytes == 8 * 10**9

@@ -97,6 +97,11 @@ def kv_per_layer(arch: GGUFInfo, ctx: int, kv_cache: str, parallel: int = 1) -> 
     return out
 
 
+# Architectures with their own line in GraphSize; the others get llm/memory.go's GQA × KV / 6.
+GRAPH_FORMULA = {"llama", "llama4", "gemma", "gemma2", "gemma3", "gemma3n", "command-r", "qwen2",
+                 "phi2", "stablelm", "deepseek2", "gptoss", "gpt-oss"}
+
+
 def graph_size(arch: GGUFInfo, ctx: int, kv_total: int, parallel: int = 1) -> tuple[int, int]:
     """(partial_offload, full_offload) compute-graph bytes, per GraphSize's per-architecture lines."""
     c = ctx * parallel

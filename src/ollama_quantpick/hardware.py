@@ -292,6 +292,8 @@ def system_ram(probe: Probe) -> tuple[int | None, int | None]:
             if num.isdigit():
                 values[key] = int(num) * 1024
         return values.get("MemTotal"), values.get("MemAvailable", values.get("MemFree"))
+    if probe.platform == "win32" and probe.run is None:
+        return _windows_memory()
     if probe.platform == "darwin":
         try:
             total = int((probe.command(["sysctl", "-n", "hw.memsize"]) or "0").strip() or 0)
@@ -305,6 +307,29 @@ def system_ram(probe: Probe) -> tuple[int | None, int | None]:
     return None, None
 
 
+def _windows_memory() -> tuple[int | None, int | None]:
+    """GlobalMemoryStatusEx (kernel32): total and available physical memory."""
+    import ctypes
+
+    class MemoryStatus(ctypes.Structure):
+        _fields_ = [("dwLength", ctypes.c_ulong), ("dwMemoryLoad", ctypes.c_ulong),
+                    ("ullTotalPhys", ctypes.c_ulonglong), ("ullAvailPhys", ctypes.c_ulonglong),
+                    ("ullTotalPageFile", ctypes.c_ulonglong),
+                    ("ullAvailPageFile", ctypes.c_ulonglong),
+                    ("ullTotalVirtual", ctypes.c_ulonglong),
+                    ("ullAvailVirtual", ctypes.c_ulonglong),
+                    ("ullAvailExtendedVirtual", ctypes.c_ulonglong)]
+
+    status = MemoryStatus()
+    status.dwLength = ctypes.sizeof(MemoryStatus)
+    try:
+        if not ctypes.windll.kernel32.GlobalMemoryStatusEx(ctypes.byref(status)):  # type: ignore[attr-defined]
+            return None, None
+    except (AttributeError, OSError):
+        return None, None
+    return int(status.ullTotalPhys), int(status.ullAvailPhys)
+
+
 def detect(probe: Probe | None = None) -> Hardware:
     """Every GPU Ollama would use on this machine, and system RAM."""
     probe = probe or Probe()
@@ -315,6 +340,8 @@ def detect(probe: Probe | None = None) -> Hardware:
     else:
         gpus = nvidia(probe, notes) + amd(probe, notes)
     total, available = system_ram(probe)
+    if available is None:
+        notes.append("system RAM could not be read here; pass --ram (or set [budget] ram)")
     return Hardware(gpus, total, available, notes)
 
 

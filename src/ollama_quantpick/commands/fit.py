@@ -57,3 +57,9 @@ def command(model, ctx, kv_cache, vram, ram, gpu, offline, refresh, as_json):
     click.echo(f"placement: {est.placement} — {where}")
     if est.tokens_per_s is not None:
         click.echo(f"speed: about {est.tokens_per_s:.0f} tokens/s")
+    from ollama_quantpick.estimate import GRAPH_FORMULA
+
+    if artifact.arch and artifact.arch.architecture not in GRAPH_FORMULA:
+        click.echo(f"note: Ollama has no compute-graph formula for {artifact.arch.architecture} "
+                   "and charges GQA × KV cache / 6 for it; real use is often lower, but Ollama "
+                   "places layers by this figure (ollama/ollama#10740)")
