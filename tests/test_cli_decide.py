@@ -213,3 +213,12 @@ def test_fit_says_when_ollama_has_no_graph_formula(site, run):
     assert "no compute-graph formula for qwen3" in qwen
     llama = run("fit", "llama3.3:latest", "--vram", "52GB", "--ram", "64GB").stdout
     assert "no compute-graph formula" not in llama
+
+
+def test_explicit_tag_that_is_too_slow_is_refused_with_its_speed(site, run):
+    result = run("pick", "phi4:14b-fp16", "--gpu", "none", "--ram", "64GB")
+    assert result.exit_code == 3
+    assert "nothing runs fast enough on CPU only, 64.0 GB RAM" in result.stderr
+    assert "phi4:14b-fp16, makes about" in result.stderr
+    ok = run("pick", "phi4:14b-fp16", "--gpu", "none", "--ram", "64GB", "--min-speed", "0")
+    assert ok.exit_code == 0 and ok.stdout == "phi4:14b-fp16\n"

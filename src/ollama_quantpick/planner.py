@@ -6,11 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ollama_quantpick import artifacts as art
-from ollama_quantpick.errors import InputError
+from ollama_quantpick.errors import InputError, NothingFits
 from ollama_quantpick.estimate import default_ctx, estimate
 from ollama_quantpick.hardware import Budget
 from ollama_quantpick.quants import data, lookup
-from ollama_quantpick.score import Candidate, Choice, decide, rank
+from ollama_quantpick.score import Candidate, Choice, decide, explain, nothing_fits, rank
 from ollama_quantpick.sizes import format_bytes
 from ollama_quantpick.tagname import ModelRef, parse_tag
 
@@ -136,3 +136,21 @@ def plan(req: Request, *, decide_pick: bool = True) -> Plan:
             return result
     result.ranked = rank(candidates(arts, req, ladder[0]), req.task, req.prefer, req.min_tps)
     return result
+
+
+def choose(req: Request) -> tuple[Plan, Candidate | None, str]:
+    """The pick and its one-line reason. An explicit MODEL:TAG is checked, not chosen: it comes
+    back as None with the reason when it does not fit or is too slow. NothingFits (exit 3) when
+    no tag of the model fits."""
+    result = plan(req)
+    label = budget_label(req.budget)
+    if not result.ranked:
+        raise NothingFits(f"{req.ref.display} has no tag that runs locally (only cloud tags)")
+    if result.target is not None:
+        c = result.ranked[0]
+        if c.estimate.placement == "no" or c.too_slow:
+            return result, None, nothing_fits(result.ranked, label)
+        return result, c, explain(result.ranked, req.task, label)
+    if result.choice is None:
+        raise NothingFits(nothing_fits(result.ranked, label))
+    return result, result.choice.pick, result.choice.reason

@@ -151,3 +151,12 @@ def stale_note(page) -> None:
     if getattr(page, "stale", False):
         click.echo(f"note: network unavailable; using the cached copy from "
                    f"{http.describe_age(page.age_s)} ago", err=True)
+
+
+def choose(model: str, cfg: config_mod.Config, budget: Budget, **opts):
+    """Build the request, decide, and note a stale cache: (plan, candidate or None, reason)."""
+    from ollama_quantpick.planner import choose as decide
+
+    result, pick, reason = decide(make_request(model, cfg, budget, **opts))
+    stale_note(result.listing.page)
+    return result, pick, reason

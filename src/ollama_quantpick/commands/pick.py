@@ -8,26 +8,6 @@ from ollama_quantpick.commands import common
 from ollama_quantpick.errors import NothingFits
 
 
-def choose(model, cfg, budget, **opts):
-    """Plan and return (plan, choice); NothingFits (exit 3) with the closest candidate."""
-    from ollama_quantpick.planner import budget_label, plan
-    from ollama_quantpick.score import explain, nothing_fits
-
-    req = common.make_request(model, cfg, budget, **opts)
-    result = plan(req)
-    common.stale_note(result.listing.page)
-    if not result.ranked:
-        raise NothingFits(f"{req.ref.display} has no tag that runs locally (only cloud tags)")
-    if result.target is not None:  # an explicit MODEL:TAG is checked, not chosen
-        c = result.ranked[0]
-        return result, c if c.estimate.placement != "no" and not c.too_slow else None, \
-            explain(result.ranked, req.task, budget_label(budget)) \
-            if c.estimate.placement != "no" else nothing_fits(result.ranked, budget_label(budget))
-    if result.choice is None:
-        raise NothingFits(nothing_fits(result.ranked, budget_label(budget)))
-    return result, result.choice.pick, result.choice.reason
-
-
 @click.command("pick")
 @click.argument("model")
 @common.decision_options
@@ -43,7 +23,7 @@ def command(model, task, ctx, kv_cache, prefer, min_speed, size, vram, ram, gpu,
       ollama run "$(quantpick pick gemma3 --task chat)"
     """
     cfg, budget = common.prepare(offline, refresh, vram, ram, gpu)
-    result, pick, reason = choose(model, cfg, budget, task=task, ctx=ctx, kv_cache=kv_cache,
+    result, pick, reason = common.choose(model, cfg, budget, task=task, ctx=ctx, kv_cache=kv_cache,
                                   prefer=prefer, min_speed=min_speed, size=size)
     if pick is None:
         raise NothingFits(reason)

@@ -56,7 +56,6 @@ def command(model, task, ctx, kv_cache, prefer, min_speed, size, vram, ram, gpu,
       quantpick pull llama3.3 --task math --dry-run
       quantpick pull qwen3:14b --yes
     """
-    from ollama_quantpick.commands.pick import choose
     from ollama_quantpick.daemon import Daemon, is_local, resolve_host
 
     cfg = common.load_config()
@@ -65,7 +64,7 @@ def command(model, task, ctx, kv_cache, prefer, min_speed, size, vram, ram, gpu,
     if not dry_run:
         daemon.installed()  # fail fast, before any scraping, when Ollama is not running
     budget = common.resolve_budget(cfg, vram, ram, gpu)
-    result, pick, reason = choose(model, cfg, budget, task=task, ctx=ctx, kv_cache=kv_cache,
+    result, pick, reason = common.choose(model, cfg, budget, task=task, ctx=ctx, kv_cache=kv_cache,
                                   prefer=prefer, min_speed=min_speed, size=size)
     if pick is None:
         if not (force and result.target is not None):

@@ -30,7 +30,6 @@ def command(config_path, dry_run, host, vram, ram, gpu, offline, refresh, quiet,
       quantpick sync --config ~/dotfiles/quantpick/workstation.toml
     """
     from ollama_quantpick import config as cfgmod
-    from ollama_quantpick.commands.pick import choose
     from ollama_quantpick.commands.pull import install
     from ollama_quantpick.daemon import Daemon, resolve_host
 
@@ -49,7 +48,7 @@ def command(config_path, dry_run, host, vram, ram, gpu, offline, refresh, quiet,
                or "general", "tag": None, "size_bytes": None, "installed": None,
                "action": None, "error": None}
         try:
-            result, pick, reason = choose(entry["name"], cfg, budget, entry=entry)
+            result, pick, reason = common.choose(entry["name"], cfg, budget, entry=entry)
             if pick is None:
                 raise QuantpickError(reason)
             artifact = next(a for a in result.listing.artifacts if a.name == pick.name)
