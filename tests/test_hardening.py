@@ -184,9 +184,9 @@ ERRORS = [
      "Error: 'lots' is not a size; use a form like 24GB, 24 GB, 24GiB, 16g, 8000MiB or 0"),
     (["pick", "phi4", "--task", "poetry"], 2, "Error: Invalid value for '--task'"),
     (["pick", "llama3.3", "--vram", "8GB", "--ram", "16GB"], 3,
-     "Error: nothing fits 8.0 GB VRAM + 16.0 GB RAM: the closest, llama3.3:70b-instruct-q2_K"),
+     "nothing fits 8.0 GB VRAM + 16.0 GB RAM: the closest, llama3.3:70b-instruct-q2_K"),
     (["pick", "phi4", "--gpu", "none", "--ram", "24GB"], 3,
-     "Error: nothing runs fast enough on CPU only, 24.0 GB RAM"),
+     "nothing runs fast enough on CPU only, 24.0 GB RAM"),
     (["pick", "gpt-oss:20b-cloud"], 2, "Error: gpt-oss:20b-cloud is a cloud tag"),
     (["fit", "phi4"], 2, "Error: fit needs MODEL:TAG"),
     (["fit", "phi4:99b"], 2, "Error: phi4:99b is not a tag of phi4; tags include"),
@@ -209,6 +209,7 @@ def test_every_error_message(site, run, args, code, message, monkeypatch):
     result = run(*args)
     assert result.exit_code == code, result.stderr
     assert message in result.stderr
+    assert result.stderr.startswith("Error: ") == (code != 3)  # exit 3 is an answer, not an error
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 

@@ -7,7 +7,7 @@ import sys
 import click
 
 from ollama_quantpick import __version__
-from ollama_quantpick.errors import QuantpickError
+from ollama_quantpick.errors import NothingFits, QuantpickError
 
 EXIT_CODES = """\b
 Exit codes:
@@ -24,6 +24,9 @@ class Group(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
+        except NothingFits as exc:  # an answer ("no"), not a failure: no "Error:" prefix
+            click.echo(str(exc), err=True)
+            ctx.exit(exc.exit_code)
         except QuantpickError as exc:
             if ctx.obj and ctx.obj.get("verbose"):
                 import traceback
