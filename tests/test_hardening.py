@@ -138,15 +138,15 @@ def test_blob_redirect_to_a_storage_host_is_followed_with_its_range():
 
     def storage(request):
         seen.append(request.headers.get("Range"))
-        end = int(request.headers["Range"].rsplit("-", 1)[1])
-        return 206, {}, header[:end + 1]
+        start, end = (int(x) for x in request.headers["Range"].removeprefix("bytes=").split("-"))
+        return 206, {}, header[start:end + 1]
 
     with responses.RequestsMock() as rsps:
         rsps.get(f"{world.REG}/v2/library/phi4/blobs/{a.blob_digest}", status=307,
                  headers={"Location": "https://storage.example/blob?sig=1"})
         rsps.add_callback("GET", "https://storage.example/blob", callback=storage)
         info = registry.gguf_info(parse_model_ref("phi4"), a.blob_digest)
-    assert info.block_count == 40 and seen and all(r.startswith("bytes=0-") for r in seen)
+    assert info.block_count == 40 and seen and seen[0].startswith("bytes=0-")
 
 
 def test_slow_endless_page_is_cut_off_by_time(httpserver, monkeypatch):
