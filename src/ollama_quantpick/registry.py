@@ -19,7 +19,6 @@ from ollama_quantpick.tagname import ModelRef
 MANIFEST_ACCEPT = "application/vnd.docker.distribution.manifest.v2+json"
 MODEL = "application/vnd.ollama.image.model"
 PROJECTOR = "application/vnd.ollama.image.projector"
-ADAPTER = "application/vnd.ollama.image.adapter"
 FOREVER = float("inf")  # blobs are addressed by digest: they never change
 FIRST_RANGE = 512 * 1024
 RANGE_DEADLINE_S = 120
@@ -52,10 +51,6 @@ class Manifest:
     @property
     def projector_bytes(self) -> int:
         return self._bytes(PROJECTOR)
-
-    @property
-    def adapter_bytes(self) -> int:
-        return self._bytes(ADAPTER)
 
     @property
     def download_bytes(self) -> int:
