@@ -21,8 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 import world  # noqa: E402
 from ollama_quantpick import estimate as est  # noqa: E402
+from ollama_quantpick.budget import Budget, GiB  # noqa: E402
 from ollama_quantpick.gguf import parse_header  # noqa: E402
-from ollama_quantpick.hardware import Budget, GiB  # noqa: E402
 from ollama_quantpick.quants import lookup  # noqa: E402
 
 GB = 10**9

@@ -4,8 +4,8 @@ import pytest
 
 import world
 from ollama_quantpick import estimate as est
+from ollama_quantpick.budget import Budget, GiB
 from ollama_quantpick.gguf import parse_header
-from ollama_quantpick.hardware import Budget, GiB
 from ollama_quantpick.quants import lookup
 
 GB = 10**9

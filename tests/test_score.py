@@ -5,8 +5,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ollama_quantpick import score
+from ollama_quantpick.budget import Budget
 from ollama_quantpick.estimate import Estimate
-from ollama_quantpick.hardware import Budget
 from ollama_quantpick.planner import Request, plan
 from ollama_quantpick.quants import data, lookup, tasks
 from ollama_quantpick.tagname import parse_model_ref

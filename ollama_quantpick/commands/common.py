@@ -11,7 +11,7 @@ from ollama_quantpick.errors import InputError
 
 if TYPE_CHECKING:  # imported lazily at run time: `--help` must stay fast
     from ollama_quantpick import config as config_mod
-    from ollama_quantpick.hardware import Budget
+    from ollama_quantpick.budget import Budget
 
 PREFER = ("quality", "balanced", "speed")
 KV = ("f16", "q8_0", "q4_0")

@@ -17,8 +17,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-MiB = 2**20
-GiB = 2**30
+from ollama_quantpick.budget import Budget, GiB, MiB  # noqa: F401  (Budget, sizes re-exported)
+
 # System-RAM bandwidth when nothing better is known: dual-channel DDR4-3200, 2 × 25.6 GB/s
 # (JEDEC DDR4-3200 peak per 64-bit channel). ASSUMPTION: most desktops and laptops are at or above
 # it; servers with more channels are faster. Apple chips use their unified-memory figure instead.
@@ -42,30 +42,6 @@ class Hardware:
     ram_bytes: int | None
     ram_available_bytes: int | None
     notes: list[str] = field(default_factory=list)
-
-
-@dataclass
-class Budget:
-    """The memory the decision may use. `gpu_free` is per GPU (Ollama places layers per GPU)."""
-
-    gpu_free: list[int]
-    ram_bytes: int
-    library: str = "cpu"
-    gpu_bandwidth_gbps: float | None = None
-    cpu_bandwidth_gbps: float | None = None
-    source: dict[str, str] = field(default_factory=dict)
-    gpu_overhead_bytes: int = 0
-
-    @property
-    def vram_bytes(self) -> int:
-        return sum(self.gpu_free)
-
-    def to_json(self) -> dict:
-        return {"vram_bytes": self.vram_bytes, "ram_bytes": self.ram_bytes,
-                "gpu_count": len(self.gpu_free), "library": self.library,
-                "gpu_bandwidth_gbps": self.gpu_bandwidth_gbps,
-                "cpu_bandwidth_gbps": self.cpu_bandwidth_gbps,
-                "gpu_overhead_bytes": self.gpu_overhead_bytes, "source": self.source}
 
 
 class ToolFailed(Exception):

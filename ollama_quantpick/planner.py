@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ollama_quantpick import artifacts as art
+from ollama_quantpick.budget import Budget
 from ollama_quantpick.errors import InputError, NothingFits
 from ollama_quantpick.estimate import default_ctx, estimate
-from ollama_quantpick.hardware import Budget
 from ollama_quantpick.quants import data, lookup
 from ollama_quantpick.score import Candidate, Choice, decide, explain, nothing_fits, rank
 from ollama_quantpick.sizes import format_bytes

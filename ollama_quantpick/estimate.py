@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, replace
 
+from ollama_quantpick.budget import Budget, GiB, MiB
 from ollama_quantpick.gguf import GGUFInfo
-from ollama_quantpick.hardware import Budget, GiB, MiB
 from ollama_quantpick.quants import Quant, data
 
 # CUDA's per-GPU minimum memory in Ollama: 457 MiB (`minimum_memory=479199232`, ollama/ollama#10588).

@@ -1,0 +1,36 @@
+"""The memory a decision may use (`Budget`) and the byte units everything counts in.
+
+Kept apart from `hardware` so that the pure estimator and scorer never import detection code
+(subprocess, ctypes, NVML).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+MiB = 2**20
+GiB = 2**30
+
+
+@dataclass
+class Budget:
+    """The memory the decision may use. `gpu_free` is per GPU (Ollama places layers per GPU)."""
+
+    gpu_free: list[int]
+    ram_bytes: int
+    library: str = "cpu"
+    gpu_bandwidth_gbps: float | None = None
+    cpu_bandwidth_gbps: float | None = None
+    source: dict[str, str] = field(default_factory=dict)
+    gpu_overhead_bytes: int = 0
+
+    @property
+    def vram_bytes(self) -> int:
+        return sum(self.gpu_free)
+
+    def to_json(self) -> dict:
+        return {"vram_bytes": self.vram_bytes, "ram_bytes": self.ram_bytes,
+                "gpu_count": len(self.gpu_free), "library": self.library,
+                "gpu_bandwidth_gbps": self.gpu_bandwidth_gbps,
+                "cpu_bandwidth_gbps": self.cpu_bandwidth_gbps,
+                "gpu_overhead_bytes": self.gpu_overhead_bytes, "source": self.source}
