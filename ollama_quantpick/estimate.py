@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, replace
 from ollama_quantpick.budget import Budget, GiB, MiB
 from ollama_quantpick.gguf import GGUFInfo
 from ollama_quantpick.quants import Quant, data
+from ollama_quantpick.speed import tokens_per_s
 
 # CUDA's per-GPU minimum memory in Ollama: 457 MiB (`minimum_memory=479199232`, ollama/ollama#10588).
 # Used for ROCm and Metal too (ASSUMPTION: same order of magnitude; Ollama keeps a per-library value).
@@ -232,29 +233,13 @@ def scale_arch(arch: GGUFInfo, model_bytes: int) -> GGUFInfo:
                    tensor_bytes=int(arch.tensor_bytes * k))
 
 
-def tokens_per_s(arch: GGUFInfo, quant: Quant, weights: int, kv: int, gpu_share: float,
-                 budget: Budget) -> tuple[float | None, float | None]:
-    """(tokens/s, upper bound). Token generation is memory-bound: every active weight and the KV
-    cache are read once per token; GPU and CPU parts run one after the other, so their times add
-    (research 6.4). When the GPU's bandwidth is unknown, the CPU part alone gives an upper bound."""
-    sp = data()["speed"]
-    active = weights
+def active_bytes(arch: GGUFInfo, weights: int) -> int:
+    """Weights read per generated token: all of them, except that an MoE reads only the experts
+    its router uses."""
     if arch.expert_count and arch.expert_used_count and arch.expert_bytes:
-        active = weights - arch.expert_bytes + arch.expert_bytes * arch.expert_used_count \
+        return weights - arch.expert_bytes + arch.expert_bytes * arch.expert_used_count \
             // arch.expert_count
-    per_token = active + kv
-    t_gpu = t_cpu = 0.0
-    gpu_known = bool(budget.gpu_bandwidth_gbps)
-    if gpu_share > 0 and gpu_known:
-        t_gpu = per_token * gpu_share / (sp["eta_gpu"] * budget.gpu_bandwidth_gbps * 1e9
-                                         * quant.k_speed)
-    if gpu_share < 1 and budget.cpu_bandwidth_gbps:
-        k = quant.k_speed * (sp["iq_cpu"] if quant.is_iq else 1.0)
-        t_cpu = per_token * (1 - gpu_share) / (sp["eta_cpu"] * budget.cpu_bandwidth_gbps * 1e9 * k)
-    cpu_known = gpu_share >= 1 or bool(budget.cpu_bandwidth_gbps)
-    if (gpu_share <= 0 or gpu_known) and cpu_known and t_gpu + t_cpu > 0:
-        return 1.0 / (t_gpu + t_cpu), None
-    return None, (1.0 / t_cpu if t_cpu > 0 else None)
+    return weights
 
 
 def estimate(arch: GGUFInfo, quant: Quant, budget: Budget, *, model_bytes: int,
@@ -303,8 +288,9 @@ def estimate(arch: GGUFInfo, quant: Quant, budget: Budget, *, model_bytes: int,
         placement = "no"
     share = 1.0 if placement == "gpu" else (
         min(1.0, on_gpu_weights / weights) if placement == "split" and weights else 0.0)
+    per_token = active_bytes(arch, weights) + kv_total
     speed, bound = (None, None) if placement == "no" else tokens_per_s(
-        arch, quant, weights, kv_total, share, budget)
+        per_token * share, per_token * (1 - share), quant, budget)
     return Estimate(ctx, kv_type, weights, kv_total, graph, overhead,
                     weights + kv_total + graph + overhead, n_layers, gpu_layers, placement,
                     vram, ram, speed, source, short, bound)
