@@ -1,20 +1,29 @@
-"""The TOML config (kept in dotfiles): read and validate every key, write atomically.
+"""The TOML config (kept in dotfiles): read and validate every key, edit it in place.
 
-Schema (../shared/DESIGN.md §4): [defaults], [budget], [[models]], [ollama]. An error names the
-file, the key and what was expected (exit 2). Nothing the user wrote is lost: writes go to a
-temporary file that is fsynced and renamed over the original, keeping its mode, and a file with
-comments is never rewritten (tomli-w would drop them).
+Schema: [defaults], [budget], [[models]], [ollama]. An error names the file, the key and what was
+expected (exit 2). Nothing the user wrote is lost:
+- `set`/`unset` edit the document with tomlkit, which round-trips comments, order and layout, so a
+  hand-written (commented) dotfile changes only in the one key;
+- writes go to a temporary file beside the real file (through a symlink: stow, chezmoi,
+  home-manager keep their link), fsynced and renamed over it with its mode kept; a failure (read-only
+  folder, full disk) leaves the old file as it was and says so in one line (exit 1);
+- read-modify-write runs under a lock on the file's folder, so concurrent `config set`s all land.
 """
 
 from __future__ import annotations
 
+import errno
+import math
 import os
 import stat
 import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ollama_quantpick.errors import InputError
+from ollama_quantpick.errors import InputError, QuantpickError
 from ollama_quantpick.sizes import parse_size
 
 PREFER = ("quality", "balanced", "speed")
@@ -42,7 +51,7 @@ def _int_pos(v):
 
 
 def _number(v):
-    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0
+    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
     return None if ok else "a number >= 0"
 
 
@@ -121,21 +130,29 @@ def validate(data: dict, path: Path) -> None:
 def load(path: Path | None = None) -> Config:
     """Read and validate; a missing file is an empty config."""
     from ollama_quantpick.paths import config_file
-    from ollama_quantpick.tomlcompat import tomllib
 
     path = path or config_file()
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return Config(path, False)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path} is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    data = _parse(text, path)
+    return Config(path, True, data)
+
+
+def _parse(text: str, path: Path) -> dict:
+    from ollama_quantpick.tomlcompat import tomllib
+
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{path} is not valid TOML: {exc}") from None
     validate(data, path)
-    return Config(path, True, data)
+    return data
 
 
 def parse_value(dotted: str, raw: str):
@@ -147,7 +164,7 @@ def parse_value(dotted: str, raw: str):
     check = SCHEMA[section][key]
     value: object = raw
     if check in (_int_pos,):
-        value = int(raw) if raw.isdigit() else raw
+        value = int(raw) if raw.isascii() and raw.isdigit() else raw  # not int('²')
     elif check is _number:
         try:
             value = float(raw) if "." in raw else int(raw)
@@ -158,47 +175,157 @@ def parse_value(dotted: str, raw: str):
     return value
 
 
-def has_comments(text: str) -> bool:
-    """Conservative: any '#' may be a comment tomli-w would drop, so the file is left alone."""
-    return "#" in text
+def real_path(path: Path) -> Path:
+    """Where writes must land: the file a symlink (dotfiles manager) points at, the link kept."""
+    return Path(os.path.realpath(path))
+
+
+def _write_error(path: Path, exc: OSError) -> QuantpickError:
+    real = real_path(path)
+    where = str(path) if real == path.absolute() else f"{path} (a link to {real})"
+    why = exc.strerror or str(exc)
+    if exc.errno == errno.ENOSPC:
+        hint = "free some disk space and run it again"
+    elif exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        hint = ("it lives in a read-only store: change it where it is generated (e.g. your "
+                "home-manager or nix config)" if str(real).startswith("/nix/store/")
+                else "make the folder writable or point QUANTPICK_CONFIG at a writable copy")
+    else:
+        hint = "run it again"
+    return QuantpickError(f"cannot write {where}: {why}; the file is unchanged — {hint}")
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Temporary file in the same folder, fsync, rename; the file's mode is kept."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o644
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Temporary file in the real file's folder, fsync, rename over it; the mode is kept and a
+    symlinked config keeps its link. An OSError becomes one line (exit 1), the old file intact."""
+    target = real_path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else 0o644
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise _write_error(path, exc) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, mode)
-        os.replace(tmp, path)
+        os.replace(tmp, target)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise _write_error(path, exc) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
-def update(cfg: Config, dotted: str, value) -> None:
-    """Set (or, with value None, unset) one key and write the file atomically."""
-    import tomli_w
+LOCK_TIMEOUT_S = 10.0
 
-    if cfg.exists and has_comments(cfg.path.read_text(encoding="utf-8")):
-        raise InputError(f"{cfg.path} has comments that rewriting would drop; edit it by hand "
-                         f"(set {dotted} in it) or remove the comments first")
-    section, _, key = dotted.partition(".")
-    data = {k: (dict(v) if isinstance(v, dict) else v) for k, v in cfg.data.items()}
+
+@contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock for a read-modify-write of `path`. POSIX: flock on the real file's
+    folder (no lock file left in the user's dotfiles; works in a read-only folder too). Elsewhere:
+    an O_EXCL lock file beside it, taken over when older than the timeout (a crashed writer)."""
+    folder = real_path(path).parent
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        fcntl = None  # type: ignore[assignment]
+    if fcntl is not None and folder.is_dir():
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            deadline = time.monotonic() + LOCK_TIMEOUT_S
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise QuantpickError(f"{path} is locked by another quantpick for over "
+                                             f"{LOCK_TIMEOUT_S:.0f} s; try again") from None
+                    time.sleep(0.02)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
+        return
+    lock = folder / f".{real_path(path).name}.lock"
+    deadline = time.monotonic() + LOCK_TIMEOUT_S
+    while True:
+        try:
+            os.close(os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            break
+        except FileExistsError:
+            try:
+                if time.time() - lock.stat().st_mtime > LOCK_TIMEOUT_S:
+                    lock.unlink(missing_ok=True)
+                    continue
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise QuantpickError(f"{path} is locked ({lock} exists); try again") from None
+            time.sleep(0.02)
+        except FileNotFoundError:  # the folder does not exist yet: nobody else can hold it
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError:  # a read-only folder: the write will fail with its own message
+            break
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _edit(doc, section: str, key: str, value) -> bool:
+    """Set or (value None) remove one key in a tomlkit document, keeping everything else as it
+    was written. A new key goes after the table's last key, not after its trailing comments (which
+    usually describe what follows). Returns False when an unset key was not there."""
+    import tomlkit
+
     if value is None:
-        if key not in data.get(section, {}):
+        table = doc.get(section)
+        if table is None or key not in table:
+            return False
+        del table[key]
+        body = table.value.body
+        if not any(k is not None or isinstance(item, tomlkit.items.Comment) for k, item in body):
+            del doc[section]  # an empty table without comments of its own goes too
+        return True
+    if section not in doc:
+        doc.add(section, tomlkit.table())
+    table = doc[section]
+    if key in table:
+        table[key] = value  # tomlkit keeps the key's inline comment and spacing
+        return True
+    body = table.value.body
+    last = max((i for i, (k, _) in enumerate(body) if k is not None), default=-1)
+    if last + 1 >= len(body):
+        table[key] = value
+        return True
+    try:
+        table.value._insert_at(last + 1, key, value)
+    except (AttributeError, TypeError, ValueError):  # another tomlkit: append instead
+        table[key] = value
+    return True
+
+
+def update(cfg: Config, dotted: str, value) -> None:
+    """Set (or, with value None, unset) one key and write the file atomically. The file is read
+    again under the lock, so an update another process made since `cfg` was loaded is kept."""
+    import tomlkit
+
+    section, _, key = dotted.partition(".")
+    with locked(cfg.path):
+        current = load(cfg.path)
+        text = current.path.read_text(encoding="utf-8") if current.exists else ""
+        doc = tomlkit.parse(text)
+        if not _edit(doc, section, key, value):
             raise InputError(f"'{dotted}' is not set in {cfg.path}")
-        del data[section][key]
-        if not data[section]:
-            del data[section]
-    else:
-        data.setdefault(section, {})[key] = value
-    validate(data, cfg.path)
-    write_atomic(cfg.path, tomli_w.dumps(data))
+        new_text = doc.as_string()
+        if value is None and section not in doc and new_text.endswith("\n\n"):
+            new_text = new_text.rstrip("\n") + "\n"  # the blank line that led the removed table
+        data = _parse(new_text, cfg.path)  # validates, and proves tomlkit wrote valid TOML
+        write_atomic(cfg.path, new_text)
     cfg.data, cfg.exists = data, True
 
 

@@ -74,17 +74,22 @@ def init_cmd(force):
     from ollama_quantpick.paths import config_file
 
     path = config_file()
-    if path.exists() and not force:
-        raise InputError(f"{path} already exists; use --force to overwrite it")
-    cfgmod.write_atomic(path, cfgmod.STARTER)
-    click.echo(f"wrote {path}")
+    with cfgmod.locked(path):
+        if path.exists() and not force:
+            raise InputError(f"{path} already exists; use --force to overwrite it")
+        cfgmod.write_atomic(path, cfgmod.STARTER)
+    click.echo(f"wrote {path}" + (f" (through the link to {cfgmod.real_path(path)})"
+                                  if path.is_symlink() else ""))
 
 
 @command.command("set")
 @click.argument("key")
 @click.argument("value")
 def set_cmd(key, value):
-    """Set KEY (dotted, e.g. defaults.task) to VALUE, checked, written atomically."""
+    """Set KEY (dotted, e.g. defaults.task) to VALUE, checked, written atomically.
+
+    Comments, order and layout of the file are kept; a symlinked file is written through its link.
+    """
     from ollama_quantpick import config as cfgmod
 
     cfg = cfgmod.load()

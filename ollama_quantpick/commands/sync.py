@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ollama_quantpick.commands import common
-from ollama_quantpick.errors import QuantpickError
+from ollama_quantpick.errors import InputError, QuantpickError
 
 
 @click.command("sync")
@@ -35,7 +35,8 @@ def command(config_path, dry_run, host, vram, ram, gpu, offline, refresh, quiet,
 
     cfg = cfgmod.load(config_path) if config_path else common.load_config()
     if config_path and not cfg.exists:
-        raise QuantpickError(f"{config_path} does not exist")
+        raise InputError(f"{config_path} does not exist; give the path of a config file "
+                         "('quantpick config path' shows the default)")
     if not cfg.models:
         raise QuantpickError(f"{cfg.path} has no [[models]] entries; add some (see "
                              "'quantpick config init')")

@@ -1,0 +1,169 @@
+"""Config edits keep hand-written files: comments, order, layout, symlinks, the old file on
+failure, and every update when many processes write at once."""
+
+from __future__ import annotations
+
+import errno
+import os
+import subprocess
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from ollama_quantpick import config
+from ollama_quantpick.errors import QuantpickError
+
+EXAMPLES = sorted((Path(__file__).parent.parent / "examples").glob("*.toml"))
+
+
+def comments(text: str) -> list[str]:
+    """Every comment as written, whole-line or inline."""
+    return [line[line.index("#"):] for line in text.splitlines() if "#" in line]
+
+
+def test_init_set_unset_round_trip(run, tmp_path):
+    path = tmp_path / "config.toml"
+    assert run("config", "init").exit_code == 0
+    starter = path.read_text()
+    assert run("config", "set", "defaults.task", "math").exit_code == 0
+    assert run("config", "set", "defaults.ctx", "16384").exit_code == 0
+    assert run("config", "set", "budget.vram", "24GB").exit_code == 0
+    edited = path.read_text()
+    assert comments(edited) == comments(starter)  # all of them, in order
+    assert config.load(path).data["defaults"] == {"task": "math", "prefer": "balanced",
+                                                   "ctx": 16384}
+    # the new key sits with the table's keys, not after the comments that follow them
+    lines = edited.splitlines()
+    assert lines.index("ctx = 16384") == lines.index('prefer = "balanced"       # quality, '
+                                                     'balanced, speed') + 1
+    assert run("config", "unset", "defaults.ctx").exit_code == 0
+    assert run("config", "unset", "budget.vram").exit_code == 0
+    assert run("config", "set", "defaults.task", "general").exit_code == 0
+    assert path.read_text() == starter  # back to the byte
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
+def test_examples_stay_commented(example, run, tmp_path):
+    path = tmp_path / "config.toml"
+    original = example.read_text()
+    path.write_text(original)
+    assert run("config", "set", "defaults.prefer", "speed").exit_code == 0
+    assert run("config", "set", "ollama.host", "http://10.0.0.2:11434").exit_code == 0
+    edited = path.read_text()
+    assert comments(edited) == comments(original)
+    gone = Counter(original.splitlines()) - Counter(edited.splitlines())
+    added = Counter(edited.splitlines()) - Counter(original.splitlines())
+    assert all(line.startswith(("prefer =", "host =")) for line in gone)  # only the two keys
+    assert all(line.startswith(("prefer =", "host =", "[ollama]")) or not line for line in added)
+    assert config.load(path).get("ollama.host") == "http://10.0.0.2:11434"
+    assert config.load(path).get("defaults.prefer") == "speed"
+    assert config.load(path).models == config.load(example).models
+    assert run("config", "unset", "ollama.host").exit_code == 0
+    assert config.load(path).get("ollama.host") is None and comments(path.read_text()) == \
+        comments(original)
+
+
+def test_unset_of_a_missing_key_is_exit_2(run, tmp_path):
+    (tmp_path / "config.toml").write_text("[defaults]\ntask = \"chat\"\n")
+    result = run("config", "unset", "defaults.ctx")
+    assert result.exit_code == 2 and "'defaults.ctx' is not set" in result.stderr
+
+
+def test_set_writes_through_a_symlink(run, tmp_path, monkeypatch):
+    dotfiles = tmp_path / "dotfiles" / "quantpick"
+    dotfiles.mkdir(parents=True)
+    real = dotfiles / "config.toml"
+    real.write_text("# from my dotfiles repo\n[defaults]\ntask = \"chat\"\n")
+    link = tmp_path / "home" / ".config" / "quantpick" / "config.toml"
+    link.parent.mkdir(parents=True)
+    link.symlink_to(real)
+    monkeypatch.setenv("QUANTPICK_CONFIG", str(link))
+    assert run("config", "set", "defaults.task", "code").exit_code == 0
+    assert link.is_symlink() and os.readlink(link) == str(real)
+    assert real.read_text() == "# from my dotfiles repo\n[defaults]\ntask = \"code\"\n"
+    assert sorted(p.name for p in dotfiles.iterdir()) == ["config.toml"]  # no temp, no lock file
+    result = run("config", "init", "--force")
+    assert result.exit_code == 0 and "through the link" in result.stdout
+    assert link.is_symlink() and real.read_text() == config.STARTER
+
+
+@pytest.mark.parametrize("code", [errno.EACCES, errno.EROFS, errno.ENOSPC])
+def test_a_failed_write_is_exit_1_and_keeps_the_old_file(run, tmp_path, monkeypatch, code):
+    path = tmp_path / "config.toml"
+    path.write_text('[defaults]\ntask = "chat"\n')
+    if code == errno.ENOSPC:  # the disk fills while the new copy is written
+        def full(_fd):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        monkeypatch.setattr(os, "fsync", full)
+    else:  # the folder refuses new files (root ignores chmod, so the refusal is played)
+        def refuse(*_a, **_k):
+            raise OSError(code, os.strerror(code))
+        monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    for args in (("config", "set", "defaults.task", "math"), ("config", "init", "--force")):
+        result = run(*args)
+        assert result.exit_code == 1
+        assert result.stderr.count("\n") == 1 and "the file is unchanged" in result.stderr
+        assert os.strerror(code) in result.stderr
+        assert path.read_text() == '[defaults]\ntask = "chat"\n'
+        assert [p.name for p in tmp_path.iterdir() if p.name != "cache"] == ["config.toml"]
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0,
+                    reason="root writes into read-only folders")
+def test_a_really_read_only_folder(run, tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    (folder / "config.toml").write_text('[defaults]\ntask = "chat"\n')
+    folder.chmod(0o555)
+    try:
+        result = run("config", "set", "defaults.task", "math", env={
+            "QUANTPICK_CONFIG": str(folder / "config.toml")})
+        assert result.exit_code == 1 and "the file is unchanged" in result.stderr
+        assert (folder / "config.toml").read_text() == '[defaults]\ntask = "chat"\n'
+    finally:
+        folder.chmod(0o755)
+
+
+def test_a_nix_store_config_gets_one_clear_line():
+    err = config._write_error(Path("/nix/store/abc123-home-manager-files/config.toml"),
+                              OSError(errno.EROFS, os.strerror(errno.EROFS)))
+    assert isinstance(err, QuantpickError) and err.exit_code == 1
+    assert "read-only store" in str(err) and "home-manager" in str(err) and "\n" not in str(err)
+
+
+def test_a_config_that_is_not_utf8_is_exit_2(run, tmp_path):
+    (tmp_path / "config.toml").write_bytes(b'[defaults]\ntask = "caf\xe9"\n')
+    for args in (("config", "show"), ("config", "set", "defaults.task", "math")):
+        result = run(*args)
+        assert result.exit_code == 2 and "is not UTF-8" in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_sync_with_a_missing_config_is_exit_2(run, tmp_path):
+    result = run("sync", "--config", tmp_path / "missing.toml")
+    assert result.exit_code == 2 and "missing.toml does not exist" in result.stderr
+
+
+def test_twenty_concurrent_sets_all_land(tmp_path):
+    """10 keys, each set by two of 20 processes started together: every key lands."""
+    path = tmp_path / "config.toml"
+    path.write_text("# shared\n[defaults]\ntask = \"chat\"\n")
+    values = [("defaults.task", "math", "code"), ("defaults.ctx", "4096", "8192"),
+              ("defaults.prefer", "speed", "quality"), ("defaults.kv_cache", "q8_0", "q4_0"),
+              ("defaults.min_tokens_per_s", "3", "7.5"), ("defaults.cache_ttl", "60", "120"),
+              ("budget.vram", "8GB", "12GB"), ("budget.ram", "16GB", "32GB"),
+              ("budget.gpu", "none", "auto"), ("ollama.host", "http://a:1", "http://b:2")]
+    env = dict(os.environ, QUANTPICK_CONFIG=str(path))
+    procs = [subprocess.Popen([sys.executable, "-m", "ollama_quantpick", "config", "set", key, v],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for key, *vs in values for v in vs]
+    for p in procs:
+        _, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+    cfg = config.load(path)
+    for key, a, b in values:
+        assert str(cfg.get(key)) in (a, b), key
+    assert path.read_text().startswith("# shared\n")
