@@ -67,12 +67,22 @@ def _text(v):
     return None if isinstance(v, str) and v.strip() else "a non-empty string"
 
 
+def _release(v):
+    from ollama_quantpick.release import parse_version
+
+    try:
+        parse_version(v)
+    except InputError:
+        return "an Ollama release such as \"0.32.15\""
+    return None
+
+
 SCHEMA = {
     "defaults": {"task": _choice(_tasks), "ctx": _int_pos, "prefer": _choice(PREFER),
                  "kv_cache": _choice(KV_CACHE), "min_tokens_per_s": _number,
                  "cache_ttl": _int_pos},
     "budget": {"vram": _size, "ram": _size, "gpu": _choice(GPU)},
-    "ollama": {"host": _text},
+    "ollama": {"host": _text, "version": _release},
 }
 MODEL_KEYS = {"name": _text, "task": _choice(_tasks), "ctx": _int_pos, "prefer": _choice(PREFER),
               "size": _text}
@@ -348,6 +358,7 @@ prefer = "balanced"       # quality, balanced, speed
 
 # [ollama]
 # host = "http://127.0.0.1:11434"
+# version = "0.32.15"     # the release to predict (default: ask the running Ollama)
 
 # What `quantpick sync` brings this machine to:
 # [[models]]

@@ -16,6 +16,8 @@ from ollama_quantpick.errors import QuantpickError
 
 DEFAULT_HOST = "http://127.0.0.1:11434"
 TIMEOUT_S = 30.0
+VERSION_TIMEOUT_S = 2.0  # the whole /api/version exchange; a slow daemon must not stall a pick
+VERSION_TTL_S = 600.0  # a cached answer is trusted this long (an upgrade restarts the daemon)
 
 
 def resolve_host(flag: str | None, config_host: str | None = None) -> str:
@@ -28,6 +30,57 @@ def resolve_host(flag: str | None, config_host: str | None = None) -> str:
 
 def is_local(host: str) -> bool:
     return (urlsplit(host).hostname or "") in ("127.0.0.1", "localhost", "::1", "0.0.0.0")
+
+
+def ask_version(host: str, timeout: float = VERSION_TIMEOUT_S) -> tuple[str | None, str | None]:
+    """(version, note): `GET /api/version` at `host`, answered within `timeout` seconds in all
+    (connect, headers and body), else (None, why). The official client has no version() call,
+    so this is a plain stdlib request in a worker thread that is abandoned at the deadline."""
+    import json
+    import threading
+    import urllib.request
+
+    answer: dict[str, object] = {}
+
+    def fetch() -> None:
+        try:
+            with urllib.request.urlopen(f"{host.rstrip('/')}/api/version", timeout=timeout) as r:
+                answer["body"] = r.read(4096)
+        except Exception as exc:  # noqa: BLE001 - any failure means "unknown", reported below
+            answer["error"] = exc
+
+    worker = threading.Thread(target=fetch, daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        return None, f"Ollama at {host} did not answer /api/version within {timeout:g} s"
+    if "error" in answer:
+        return None, f"no Ollama answered at {host}"
+    try:
+        version = json.loads(answer["body"]).get("version")  # type: ignore[arg-type]
+    except (ValueError, AttributeError, UnicodeDecodeError):
+        version = None
+    if not isinstance(version, str) or not version.strip():
+        return None, f"Ollama at {host} answered /api/version with something that is not a version"
+    return version.strip(), None
+
+
+def cached_version(host: str) -> tuple[str | None, str | None]:
+    """`ask_version`, remembered with the other cached answers for VERSION_TTL_S; failures are
+    not remembered (the daemon may be started a moment later)."""
+    import time
+
+    from ollama_quantpick import http
+
+    key = f"ollama-version|{host}"
+    cached = None if http.settings.refresh else http.read_cache(key)
+    if cached and time.time() - cached["fetched_at"] < VERSION_TTL_S and \
+            isinstance(cached.get("version"), str):
+        return cached["version"], None
+    version, note = ask_version(host)
+    if version is not None:
+        http.write_cache(key, {"fetched_at": time.time(), "version": version})
+    return version, note
 
 
 def models_dir() -> Path:
@@ -64,6 +117,11 @@ class Daemon:
             raise QuantpickError(f"Ollama at {self.host} answered: {exc.error}") from None
         except httpx.HTTPError as exc:
             raise QuantpickError(f"talking to Ollama at {self.host} failed: {exc}") from None
+
+    def version(self) -> tuple[str | None, str | None]:
+        """(release string, None) from `GET /api/version`, or (None, why); never raises and never
+        waits over VERSION_TIMEOUT_S."""
+        return cached_version(self.host)
 
     def installed(self) -> dict[str, str]:
         """Installed model name → manifest digest (sha256 hex)."""

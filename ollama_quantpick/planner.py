@@ -10,6 +10,7 @@ from ollama_quantpick.budget import Budget
 from ollama_quantpick.errors import InputError, NothingFits
 from ollama_quantpick.estimate import default_ctx, estimate
 from ollama_quantpick.quants import data, lookup
+from ollama_quantpick.release import Release
 from ollama_quantpick.score import Candidate, Choice, decide, explain, nothing_fits, rank
 from ollama_quantpick.sizes import format_bytes
 from ollama_quantpick.tagname import ModelRef, parse_tag
@@ -25,7 +26,8 @@ class Request:
     prefer: str = "balanced"
     min_tps: float | None = None
     size: str | None = None  # "70b": only that parameter size competes
-    parallel: int = 1
+    parallel: int | None = None  # OLLAMA_NUM_PARALLEL; None: the release's default
+    release: Release = field(default_factory=Release)
 
 
 @dataclass
@@ -77,7 +79,7 @@ def candidates(arts: list[art.Artifact], req: Request, ctx: int) -> list[Candida
         quant = lookup(a.quant, qat=a.qat, bpw=bpw)
         est = estimate(a.arch, quant, req.budget, model_bytes=a.model_bytes,
                        projector_bytes=a.projector_bytes, ctx=run_ctx, kv_cache=req.kv_cache,
-                       parallel=req.parallel, source=a.arch_source)
+                       parallel=req.parallel or 1, source=a.arch_source)
         out.append(Candidate(a.name, quant, a.tag.params_b, a.tag.active_params_b,
                              a.download_bytes, est, a.aliases, a.native_precision))
     return out

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 sys.path.insert(0, str(Path(__file__).parent))
 
 import world  # noqa: E402
-from ollama_quantpick import http  # noqa: E402
+from ollama_quantpick import daemon, http  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -28,6 +28,8 @@ def hermetic(tmp_path, monkeypatch):
     monkeypatch.setattr(http, "settings", http.Settings())
     monkeypatch.setattr(http, "_session", None)
     monkeypatch.setattr(http, "_warned_cache", False)
+    # No test asks a real Ollama for its release: the default host is a closed port.
+    monkeypatch.setattr(daemon, "DEFAULT_HOST", "http://127.0.0.1:9")
 
 
 @pytest.fixture

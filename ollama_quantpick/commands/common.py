@@ -34,6 +34,30 @@ def budget_options(f):
     return f
 
 
+def _store_version(ctx: click.Context, _param, value):
+    """Checked at parse time (bad → one line, exit 2), then kept for `resolve_release`."""
+    if value is not None:
+        from ollama_quantpick.release import parse_version
+
+        try:
+            parse_version(value)
+        except InputError:
+            raise click.BadParameter(f"expected an Ollama release such as 0.32.15, not "
+                                     f"'{value}'") from None
+        ctx.meta["ollama_version"] = value
+    return value
+
+
+def version_option(f):
+    """--ollama-version: the release to predict (over the config's ollama.version and the
+    daemon's /api/version)."""
+    return click.option("--ollama-version", "ollama_version", metavar="X.Y.Z", expose_value=False,
+                        callback=_store_version,
+                        help="Ollama release to predict, e.g. 0.32.15 (default: the config's "
+                        "ollama.version, else what the running Ollama says, else the newest "
+                        "release quantpick knows).")(f)
+
+
 def cache_options(f):
     f = click.option("--refresh", is_flag=True, help="Ignore cached pages; fetch again.")(f)
     f = click.option("--offline", is_flag=True, help="Answer from the cache alone.")(f)
@@ -43,6 +67,7 @@ def cache_options(f):
 def decision_options(f):
     """--task --ctx --kv-cache --prefer --min-speed --size, the budget and cache flags."""
     f = cache_options(f)
+    f = version_option(f)
     f = budget_options(f)
     f = click.option("--size", metavar="SIZE", help="Only this parameter size, e.g. 70b "
                      "(default: every size of the model competes).")(f)
@@ -58,6 +83,54 @@ def decision_options(f):
     f = click.option("--task", type=task_choice(), default=None,
                      help="What the model is for; math is the most quantization-sensitive.")(f)
     return f
+
+
+def resolve_release(cfg: config_mod.Config, host: str | None = None):
+    """The Ollama release to predict: --ollama-version > config ollama.version > the daemon's
+    /api/version > the newest release quantpick knows (`note_release` says so)."""
+    from ollama_quantpick.release import Release, parse_version
+
+    ctx = click.get_current_context(silent=True)
+    meta: dict = ctx.meta if ctx is not None else {}
+    flag = meta.get("ollama_version")
+    host = host or meta.get("ollama_host")
+    if "release" in meta:  # once per command (sync decides several models)
+        return meta["release"]
+    if flag is not None:
+        release = Release(parse_version(flag), "flag")
+    elif cfg.get("ollama.version") is not None:
+        release = Release(parse_version(cfg.get("ollama.version"), "config ollama.version"),
+                          "config")
+    else:
+        from ollama_quantpick.daemon import Daemon, resolve_host
+
+        try:
+            daemon = Daemon(host or resolve_host(None, cfg.get("ollama.host")))
+            answer, note = daemon.version()
+        except Exception as exc:  # noqa: BLE001 - a bad OLLAMA_HOST is reported elsewhere
+            answer, note = None, f"the Ollama host is not usable ({exc})"
+        parsed = None
+        if answer is not None:
+            try:
+                parsed = parse_version(answer)
+            except InputError:
+                note = f"Ollama answered /api/version with '{answer[:40]}', not a release"
+        release = Release(parsed, "daemon") if parsed else Release(source="assumed", note=note)
+    meta["release"] = release
+    return release
+
+
+def note_release(release) -> None:
+    """One line on stderr, once per command, when the release is assumed rather than known;
+    printed with the answer, so that an error stays one line."""
+    ctx = click.get_current_context(silent=True)
+    if release.source != "assumed" or (ctx is not None and ctx.meta.get("release_noted")):
+        return
+    if ctx is not None:
+        ctx.meta["release_noted"] = True
+    click.echo(f"note: {release.note or 'Ollama release unknown'}; predicting Ollama "
+               f"{release.label}, the newest release quantpick knows (set --ollama-version or "
+               "ollama.version)", err=True)
 
 
 def load_config() -> config_mod.Config:
@@ -123,9 +196,10 @@ def make_request(model: str, cfg: config_mod.Config, budget: Budget, *, task=Non
     env_kv = os.environ.get("OLLAMA_KV_CACHE_TYPE")
     if env_kv and env_kv not in KV:
         env_kv = None
-    parallel = os.environ.get("OLLAMA_NUM_PARALLEL", "1")
+    parallel = os.environ.get("OLLAMA_NUM_PARALLEL", "")
+    release = resolve_release(cfg)
     return Request(
-        ref=ref, budget=budget,
+        release=release, ref=ref, budget=budget,
         task=task or entry.get("task") or d("defaults.task") or "general",
         ctx=ctx or entry.get("ctx") or d("defaults.ctx"),
         kv_cache=kv_cache or d("defaults.kv_cache") or env_kv or "f16",
@@ -134,7 +208,7 @@ def make_request(model: str, cfg: config_mod.Config, budget: Budget, *, task=Non
             d("defaults.min_tokens_per_s") if d("defaults.min_tokens_per_s") is not None
             else data()["speed"]["read_tok_s"]),
         size=size or entry.get("size"),
-        parallel=int(parallel) if parallel.isdigit() and int(parallel) > 0 else 1,
+        parallel=int(parallel) if parallel.isdigit() and int(parallel) > 0 else None,
     )
 
 
@@ -159,4 +233,6 @@ def choose(model: str, cfg: config_mod.Config, budget: Budget, **opts):
 
     result, pick, reason = decide(make_request(model, cfg, budget, **opts))
     stale_note(result.listing.page)
+    if pick is not None:  # a "no" stays one line
+        note_release(result.request.release)
     return result, pick, reason

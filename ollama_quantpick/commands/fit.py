@@ -16,6 +16,7 @@ from ollama_quantpick.sizes import format_bytes
 @click.option("--kv-cache", "kv_cache", type=click.Choice(common.KV), default=None,
               help="KV cache type, as OLLAMA_KV_CACHE_TYPE.")
 @common.budget_options
+@common.version_option
 @common.cache_options
 @click.option("--json", "as_json", is_flag=True, help="Print the estimate as JSON.")
 def command(model, ctx, kv_cache, vram, ram, gpu, offline, refresh, as_json):
@@ -34,6 +35,7 @@ def command(model, ctx, kv_cache, vram, ram, gpu, offline, refresh, as_json):
         raise InputError(f"fit needs MODEL:TAG, e.g. {req.ref.model}:latest; "
                          f"'quantpick tags {req.ref.model}' lists them")
     result = plan(req, decide_pick=False)
+    common.note_release(req.release)
     c = result.ranked[0]
     est = c.estimate
     artifact = result.target

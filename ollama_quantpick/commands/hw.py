@@ -10,6 +10,7 @@ from ollama_quantpick.sizes import format_bytes
 
 @click.command("hw")
 @common.budget_options
+@common.version_option
 @click.option("--json", "as_json", is_flag=True, help="Print GPUs, RAM and budget as JSON.")
 def command(vram, ram, gpu, as_json):
     """Show GPUs, VRAM, RAM, bandwidth and the budget the decision will use.
@@ -20,14 +21,17 @@ def command(vram, ram, gpu, as_json):
       quantpick hw --vram 16GB --json
       CUDA_VISIBLE_DEVICES=0 quantpick hw
     """
-    hw, budget = common.detect_and_budget(common.load_config(), vram, ram, gpu)
+    cfg = common.load_config()
+    hw, budget = common.detect_and_budget(cfg, vram, ram, gpu)
+    release = common.resolve_release(cfg)
     if as_json:
         common.echo_json({
             "gpus": [{"vendor": g.vendor, "name": g.name, "vram_bytes": g.vram_bytes,
                       "free_bytes": g.free_bytes, "bandwidth_gbps": g.bandwidth_gbps,
                       "library": g.library, "index": g.index} for g in hw.gpus],
             "ram_bytes": hw.ram_bytes, "ram_available_bytes": hw.ram_available_bytes,
-            "budget": budget.to_json(), "notes": hw.notes})
+            "budget": budget.to_json(), "notes": hw.notes,
+            "ollama": {**release.to_json(), "note": release.note}})
         return
     for note in hw.notes:
         click.echo(f"note: {note}", err=True)
@@ -45,6 +49,10 @@ def command(vram, ram, gpu, as_json):
     else:
         click.echo(f"budget: CPU only ({budget.source['vram']}), {format_bytes(budget.ram_bytes)}"
                    f" RAM ({budget.source['ram']})")
+    where = {"flag": "--ollama-version", "config": "config ollama.version",
+             "daemon": "the running Ollama"}.get(release.source)
+    click.echo(f"Ollama: {release.label} ({where or 'assumed: ' + (release.note or 'unknown')}"
+               f"{'; the newest release quantpick knows' if where is None else ''})")
     if budget.gpu_overhead_bytes:
         click.echo(f"OLLAMA_GPU_OVERHEAD keeps {format_bytes(budget.gpu_overhead_bytes)} free "
                    "per GPU")

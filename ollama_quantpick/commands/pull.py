@@ -61,6 +61,7 @@ def command(model, task, ctx, kv_cache, prefer, min_speed, size, vram, ram, gpu,
     cfg = common.load_config()
     common.apply_cache(cfg, offline, refresh)
     daemon = Daemon(resolve_host(host, cfg.get("ollama.host")))
+    click.get_current_context().meta["ollama_host"] = daemon.host  # its release is predicted
     if not dry_run:
         daemon.installed()  # fail fast, before any scraping, when Ollama is not running
     budget = common.resolve_budget(cfg, vram, ram, gpu)

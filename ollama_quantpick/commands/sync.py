@@ -16,6 +16,7 @@ from ollama_quantpick.errors import InputError, QuantpickError
 @click.option("--dry-run", is_flag=True, help="Show the plan; pull nothing.")
 @click.option("--host", help="Ollama to pull into.")
 @common.budget_options
+@common.version_option
 @common.cache_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan and results as JSON.")
@@ -43,6 +44,7 @@ def command(config_path, dry_run, host, vram, ram, gpu, offline, refresh, quiet,
     common.apply_cache(cfg, offline, refresh)
     budget = common.resolve_budget(cfg, vram, ram, gpu)
     daemon = Daemon(resolve_host(host, cfg.get("ollama.host")))
+    click.get_current_context().meta["ollama_host"] = daemon.host  # its release is predicted
     rows = []
     for entry in cfg.models:
         row = {"model": entry["name"], "task": entry.get("task") or cfg.get("defaults.task")

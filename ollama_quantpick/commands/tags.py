@@ -56,6 +56,7 @@ def command(model, task, ctx, kv_cache, prefer, min_speed, size, vram, ram, gpu,
                               prefer=prefer, min_speed=min_speed, size=size)
     result = plan(req)
     common.stale_note(result.listing.page)
+    common.note_release(req.release)
     by_name = {a.name: a for a in result.listing.artifacts}
     if as_json:
         records = []
