@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, replace
 from ollama_quantpick.budget import Budget, GiB, MiB
 from ollama_quantpick.gguf import GGUFInfo
 from ollama_quantpick.quants import Quant, data
-from ollama_quantpick.speed import tokens_per_s
+from ollama_quantpick.speed import bytes_per_token, tokens_per_s
 
 # CUDA's per-GPU minimum memory in Ollama: 457 MiB (`minimum_memory=479199232`, ollama/ollama#10588).
 # Used for ROCm and Metal too (ASSUMPTION: same order of magnitude; Ollama keeps a per-library value).
@@ -288,7 +288,7 @@ def estimate(arch: GGUFInfo, quant: Quant, budget: Budget, *, model_bytes: int,
         placement = "no"
     share = 1.0 if placement == "gpu" else (
         min(1.0, on_gpu_weights / weights) if placement == "split" and weights else 0.0)
-    per_token = active_bytes(arch, weights) + kv_total
+    per_token = bytes_per_token(active_bytes(arch, weights), kv_total)
     speed, bound = (None, None) if placement == "no" else tokens_per_s(
         per_token * share, per_token * (1 - share), quant, budget)
     return Estimate(ctx, kv_type, weights, kv_total, graph, overhead,

@@ -14,6 +14,7 @@ class Quant:
     kld: float
     k_speed: float
     kld_imatrix: float | None = None
+    k_cpu: float | None = None  # CPU read speed vs F16 where measured (speed.py)
     note: str = ""
     rated: bool = True  # False: not in the catalogue, scored from its bits per weight alone
 

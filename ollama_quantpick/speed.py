@@ -1,27 +1,58 @@
 """Generation speed (tokens/s) from the bytes each device reads per token. Pure.
 
-Token generation is memory-bound: every active weight and the KV cache in use are read once per
-generated token. GPU and CPU parts run one after the other, so their times add.
+Token generation is memory-bound: every active weight and the part of the KV cache in use are read
+once per generated token. GPU and CPU parts run one after the other, so their times add, plus a
+fixed per-token cost of the backend (kernel launches, synchronisation, sampling) that decides the
+speed of small models on fast GPUs. Constants and their calibration: data/speed.toml, k_speed and
+k_cpu per quant type in data/quants.toml; bench/speed.py holds the model against published runs.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from ollama_quantpick.budget import Budget
-from ollama_quantpick.quants import Quant, data
+from ollama_quantpick.quants import Quant
+
+
+@lru_cache(maxsize=1)
+def constants() -> dict:
+    from importlib.resources import files
+
+    from ollama_quantpick.tomlcompat import tomllib
+
+    return tomllib.loads(files("ollama_quantpick").joinpath("data/speed.toml").read_text())
+
+
+def bytes_per_token(active_weights: float, kv_allocated: float) -> float:
+    """Bytes read per generated token: the active weights and the KV cache up to the current
+    position, taken as `kv_read_fraction` (half) of the allocated window on average."""
+    return active_weights + kv_allocated * constants()["kv_read_fraction"]
+
+
+def cpu_factor(quant: Quant) -> float:
+    """How fast the CPU reads this type relative to F16/Q8_0 (measured for those and q4_0)."""
+    cpu = constants()["cpu"]
+    k = quant.k_cpu if quant.k_cpu is not None else cpu["k_default"]
+    return k * (cpu["iq_factor"] if quant.is_iq else 1.0)
 
 
 def tokens_per_s(gpu_bytes: float, cpu_bytes: float, quant: Quant,
                  budget: Budget) -> tuple[float | None, float | None]:
     """(tokens/s, upper bound) for `gpu_bytes` read from VRAM and `cpu_bytes` from system RAM per
     token. When the GPU's bandwidth is unknown, the CPU part alone gives an upper bound."""
-    sp = data()["speed"]
+    c = constants()
     t_gpu = t_cpu = 0.0
     gpu_known = bool(budget.gpu_bandwidth_gbps)
+    backend = c["backend"].get(budget.library, c["backend"]["cuda"])
     if gpu_bytes > 0 and gpu_known:
-        t_gpu = gpu_bytes / (sp["eta_gpu"] * budget.gpu_bandwidth_gbps * 1e9 * quant.k_speed)
+        t_gpu = backend["t_fixed_ms"] / 1000 + gpu_bytes / (
+            backend["eta"] * budget.gpu_bandwidth_gbps * 1e9 * quant.k_speed)
     if cpu_bytes > 0 and budget.cpu_bandwidth_gbps:
-        k = quant.k_speed * (sp["iq_cpu"] if quant.is_iq else 1.0)
-        t_cpu = cpu_bytes / (sp["eta_cpu"] * budget.cpu_bandwidth_gbps * 1e9 * k)
+        eta = c["cpu"]["eta_apple"] if budget.library == "metal" else c["cpu"]["eta"]
+        t_cpu = cpu_bytes / (eta * budget.cpu_bandwidth_gbps * 1e9 * cpu_factor(quant))
+        if gpu_bytes <= 0:
+            t_cpu += c["cpu"]["t_fixed_ms"] / 1000
     cpu_known = cpu_bytes <= 0 or bool(budget.cpu_bandwidth_gbps)
     if (gpu_bytes <= 0 or gpu_known) and cpu_known and t_gpu + t_cpu > 0:
         return 1.0 / (t_gpu + t_cpu), None

@@ -98,9 +98,14 @@ def test_default_context_follows_ollamas_vram_ladder(vram, expected):
 
 
 def test_speed_is_bandwidth_over_bytes_per_token():
+    from ollama_quantpick.speed import constants
+
+    c = constants()
     e = run(budget(64, bw=1000))
-    weights_and_kv = e.weights_bytes + e.kv_bytes
-    expected = 0.6 * 1000e9 * lookup("q4_K_M").k_speed / weights_and_kv
+    # the weights and half the allocated KV window are read per token, plus CUDA's fixed cost
+    read = e.weights_bytes + c["kv_read_fraction"] * e.kv_bytes
+    cuda = c["backend"]["cuda"]
+    expected = 1 / (cuda["t_fixed_ms"] / 1000 + read / (cuda["eta"] * 1000e9 * lookup("q4_K_M").k_speed))
     assert e.tokens_per_s == pytest.approx(expected)
     assert run(budget(64)).tokens_per_s is None  # unknown GPU bandwidth: no figure
 

@@ -18,6 +18,8 @@ KV = ("f16", "q8_0", "q4_0")
 # The task profiles of data/quants.toml, spelled out so `--help` need not parse the data file
 # (a test keeps the two equal).
 TASKS = ("general", "math", "code", "reasoning", "instruct", "chat", "creative")
+# data/quants.toml [speed] min_tok_s (half of reading speed), spelled out for `--help` like TASKS.
+MIN_SPEED = 2.65
 
 
 def task_choice() -> click.Choice:
@@ -72,7 +74,8 @@ def decision_options(f):
     f = click.option("--size", metavar="SIZE", help="Only this parameter size, e.g. 70b "
                      "(default: every size of the model competes).")(f)
     f = click.option("--min-speed", "min_speed", type=click.FloatRange(min=0), default=None,
-                     help="Drop tags slower than this many tokens/s when speed is known.")(f)
+                     help=f"Drop tags slower than this many tokens/s when speed is known (default: "
+                     f"{MIN_SPEED:g}, half of reading speed; `tags` still lists slower ones).")(f)
     f = click.option("--prefer", type=click.Choice(PREFER), default=None,
                      help="Trade quality against speed (default: balanced).")(f)
     f = click.option("--kv-cache", "kv_cache", type=click.Choice(KV), default=None,
@@ -206,7 +209,7 @@ def make_request(model: str, cfg: config_mod.Config, budget: Budget, *, task=Non
         prefer=prefer or entry.get("prefer") or d("defaults.prefer") or "balanced",
         min_tps=min_speed if min_speed is not None else (
             d("defaults.min_tokens_per_s") if d("defaults.min_tokens_per_s") is not None
-            else data()["speed"]["read_tok_s"]),
+            else data()["speed"]["min_tok_s"]),
         size=size or entry.get("size"),
         parallel=int(parallel) if parallel.isdigit() and int(parallel) > 0 else None,
     )
