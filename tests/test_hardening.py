@@ -185,7 +185,7 @@ ERRORS = [
     (["pick", "phi4", "--task", "poetry"], 2, "Error: Invalid value for '--task'"),
     (["pick", "llama3.3", "--vram", "8GB", "--ram", "16GB"], 3,
      "nothing fits 8.0 GB VRAM + 16.0 GB RAM: the closest, llama3.3:70b-instruct-q2_K"),
-    (["pick", "phi4", "--gpu", "none", "--ram", "24GB"], 3,
+    (["pick", "phi4", "--gpu", "none", "--ram", "24GB", "--min-speed", "8"], 3,
      "nothing runs fast enough on CPU only, 24.0 GB RAM"),
     (["pick", "gpt-oss:20b-cloud"], 2, "Error: gpt-oss:20b-cloud is a cloud tag"),
     (["fit", "phi4"], 2, "Error: fit needs MODEL:TAG"),
