@@ -24,6 +24,8 @@ def hermetic(tmp_path, monkeypatch):
                 "OLLAMA_KV_CACHE_TYPE", "OLLAMA_NUM_PARALLEL", "OLLAMA_GPU_OVERHEAD",
                 "CUDA_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES", "OLLAMA_MODELS"):
         monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("COLUMNS", "80")  # tables are laid out for a known width
+    monkeypatch.delenv("NO_COLOR", raising=False)
     monkeypatch.setattr(http, "BACKOFF", 0)
     monkeypatch.setattr(http, "settings", http.Settings())
     monkeypatch.setattr(http, "_session", None)

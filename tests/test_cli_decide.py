@@ -15,12 +15,12 @@ BUDGET = ["--vram", "52GB", "--ram", "64GB"]
 def test_tags_json_lists_every_local_artifact_once_with_aliases(site, run):
     result = run("tags", "llama3.3", "--json", *BUDGET)
     assert result.exit_code == 0, result.stderr
-    records = json.loads(result.stdout)
+    records = json.loads(result.stdout)["rows"]
     assert len(records) == 14
     by_name = {r["name"]: r for r in records}
     top = by_name["llama3.3:70b-instruct-q4_K_M"]
     assert sorted(top["aliases"]) == ["70b", "latest"] and top["quant"] == "q4_K_M"
-    assert top["params_b"] == 70 and top["context"] == 131072
+    assert top["params_b"] == 70 and top["context_max"] == 131072
     assert top["digest"] == world.find("llama3.3", "latest").digest[:12]
     assert top["estimate"]["source"] == "header" and top["estimate"]["layers"] == 81
     assert sum(r["picked"] for r in records) == 1
@@ -37,16 +37,18 @@ def test_tags_table(site, run):
     assert lines[1].startswith("phi4: task code, 52.0 GB VRAM + 64.0 GB RAM, context 16K")
     qwen = run("tags", "qwen3", *BUDGET).stdout.splitlines()[0]
     assert qwen.endswith("… [tools, thinking]") and len(qwen) < 130
-    assert "14b-q4_K_M (14b, latest)" in result.stdout or "14b-q4_K_M (latest, 14b)" in result.stdout
+    wide = run("tags", "phi4", "--task", "code", "--wide", *BUDGET).stdout
+    assert "14b, latest" in wide or "latest, 14b" in wide
     assert any(line.startswith("*") for line in lines)
     assert result.stdout.count("14b-q8_0") == 1
 
 
 def test_tags_cloud_only_with_all(site, run):
     result = run("tags", "gpt-oss", "--json", *BUDGET)
-    assert [r["tag"] for r in json.loads(result.stdout)] == ["20b"]
+    assert [r["tag"] for r in json.loads(result.stdout)["rows"]] == ["20b"]
     everything = json.loads(run("tags", "gpt-oss", "--json", "--all", *BUDGET).stdout)
-    assert {r["tag"] for r in everything} == {"20b", "20b-cloud", "120b-cloud"}
+    assert [r["tag"] for r in everything["rows"]] == ["20b"]
+    assert {r["tag"] for r in everything["cloud"]} == {"20b-cloud", "120b-cloud"}
     assert run("tags", "gpt-oss", *BUDGET).stdout.rstrip().endswith(
         "2 cloud tag(s) not shown; --all lists them") is False  # the pick line comes last
     assert "2 cloud tag(s) not shown; --all lists them" in run("tags", "gpt-oss", *BUDGET).stdout
@@ -54,7 +56,7 @@ def test_tags_cloud_only_with_all(site, run):
 
 def test_phi4_code_16gb_marks_one_pick_and_ranks_non_fits_last(site, run):
     records = json.loads(run("tags", "phi4", "--task", "code", "--vram", "16GB", "--ram", "8GB",
-                             "--json").stdout)
+                             "--json").stdout)["rows"]
     assert sum(r["picked"] for r in records) == 1
     fits = [r["rank"] for r in records if r["estimate"]["placement"] != "no"]
     nofit = [r["rank"] for r in records if r["estimate"]["placement"] == "no"]
@@ -141,7 +143,7 @@ def test_offline_answers_from_the_cache(site, run):
     assert run("tags", "phi4", "--json", *BUDGET).exit_code == 0
     site.rsps.reset()  # no network at all now
     offline = run("tags", "phi4", "--json", "--offline", *BUDGET)
-    assert offline.exit_code == 0 and len(json.loads(offline.stdout)) == 3
+    assert offline.exit_code == 0 and len(json.loads(offline.stdout)["rows"]) == 3
 
 
 def test_network_down_is_one_line(run):
@@ -161,15 +163,15 @@ def test_against_a_real_local_server(httpserver, tmp_path):
                           "--vram", "24GB", "--ram", "64GB"], env=env, capture_output=True,
                          text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    records = json.loads(out.stdout)
+    records = json.loads(out.stdout)["rows"]
     expected = world.artifacts("qwen3")
     assert len(records) == len(expected)
     for a in expected:
         r = next(r for r in records if r["name"] == f"qwen3:{a.tags[0]}")
         assert sorted(r["aliases"]) == sorted(a.tags[1:])
-        assert r["quant"] == a.quant and r["context"] == 40960
+        assert r["quant"] == a.quant and r["context_max"] == 40960
         assert r["download_bytes"] == a.download_bytes
-        assert abs(r["size_bytes"] - a.model_bytes) < 0.06 * a.model_bytes
+        assert abs(r["page_size_bytes"] - a.model_bytes) < 0.06 * a.model_bytes
     assert records[0]["picked"] and records[0]["name"] == "qwen3:32b-q4_K_M"
 
 
@@ -186,7 +188,7 @@ def test_registry_down_falls_back_to_a_marked_estimate(run):
         result = run("tags", "phi4", "--json", *BUDGET)
         table = run("tags", "phi4", *BUDGET).stdout
     assert result.exit_code == 0, result.stderr
-    records = json.loads(result.stdout)
+    records = json.loads(result.stdout)["rows"]
     assert {r["estimate"]["source"] for r in records} == {"fallback"}
     assert "the registry gave no manifest for phi4" in result.stderr
     assert "estimated without the model header" in table

@@ -15,6 +15,8 @@ def _params(c) -> str:
 
 
 def _speed(est) -> str:
+    if est.placement == "no":
+        return "-"
     if est.tokens_per_s is not None:
         return f"{est.tokens_per_s:.0f}" if est.tokens_per_s >= 10 else f"{est.tokens_per_s:.1f}"
     return f"<{est.tokens_per_s_max:.1f}" if est.tokens_per_s_max is not None else "-"
@@ -24,11 +26,116 @@ def _ctx(n: int | None) -> str:
     return "-" if not n else f"{n // 1024}K" if n % 1024 == 0 else str(n)
 
 
-def _table(rows: list[list[str]], header: list[str]) -> str:
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip()]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
-    return "\n".join(lines)
+def runs(c) -> bool:
+    """The tag can run here at the planned context and is not below the minimum speed."""
+    return c.estimate.placement != "no" and not c.too_slow
+
+
+def ordered(result) -> list:
+    """Rows that can run first (in the planner's order), then those that cannot."""
+    return sorted(result.ranked, key=lambda c: not runs(c))
+
+
+def processor(est) -> str:
+    from ollama_quantpick.table import processor as proc
+
+    return proc(est.vram_bytes, est.ram_bytes, est.placement)
+
+
+def row_json(c, artifact, rank: int) -> dict:
+    """One `tags --json` row (docs/json.md, `tags.rows[]`)."""
+    tag = artifact.tag
+    return {
+        "rank": rank, "name": c.name, "tag": tag.tag, "aliases": c.aliases,
+        "digest": artifact.to_json()["digest"], "params_b": c.params_b,
+        "active_params_b": c.active_params_b,
+        "quant": c.quant.name if c.quant.rated else (tag.quant or c.quant.name),
+        "quant_rated": c.quant.rated, "page_size_bytes": tag.size_bytes,
+        "download_bytes": c.download_bytes, "context_max": tag.context, "inputs": tag.inputs,
+        "updated": tag.updated, "runs": runs(c), "too_slow": c.too_slow, "picked": c.picked,
+        "processor": processor(c.estimate), "quality": round(c.quality, 4),
+        "score": round(c.score, 4) if runs(c) else None, "estimate": c.estimate.to_json(),
+    }
+
+
+def request_json(req, result) -> dict:
+    return {"model": req.ref.display, "task": req.task, "ctx": result.ctx,
+            "ctx_default": result.ctx_default, "ctx_asked": req.ctx, "kv_cache": req.kv_cache,
+            "prefer": req.prefer, "min_tokens_per_s": req.min_tps, "size": req.size}
+
+
+def ollama_json(req, result) -> dict:
+    """The Ollama settings the estimate assumes."""
+    return {"default_ctx": result.ctx_default, "num_parallel": req.parallel,
+            "kv_cache_type": req.kv_cache}
+
+
+def pick_json(result, label: str) -> dict:
+    """The answer: the choice, or "no" with the closest candidate and what it lacks."""
+    from ollama_quantpick.score import nothing_fits
+
+    if result.choice is not None:
+        return {"answer": "yes", **result.choice.to_json()}
+    return no_answer(result.ranked, nothing_fits(result.ranked, label) if result.ranked
+                     else "no tag runs locally (only cloud tags)")
+
+
+def no_answer(ranked: list, reason: str) -> dict:
+    """`"answer": "no"` with the closest candidate and what it lacks (bytes or tokens/s)."""
+    closest, lacks = None, None
+    runnable = [c for c in ranked if c.estimate.placement != "no"]
+    if runnable:
+        fastest = max(runnable, key=lambda c: c.estimate.speed_cap or 0)
+        closest = fastest
+        lacks = {"memory_bytes": 0, "tokens_per_s": fastest.estimate.speed_cap}
+    elif ranked:
+        closest = min(ranked, key=lambda c: c.estimate.short_bytes)
+        lacks = {"memory_bytes": closest.estimate.short_bytes, "tokens_per_s": None}
+    return {"answer": "no", "name": None, "reason": reason,
+            "closest": None if closest is None else {
+                "name": closest.name, "quant": closest.quant.name, "params_b": closest.params_b,
+                "download_bytes": closest.download_bytes,
+                "estimate": closest.estimate.to_json()},
+            "lacks": lacks}
+
+
+COLUMNS_ORDER = ("mark", "rank", "tag", "params", "quant", "size", "fit", "layers", "needs",
+                 "ctx", "input", "tps", "quality", "score", "aliases")
+
+
+def _columns(task: str):
+    from ollama_quantpick.table import Column
+
+    spec = {
+        "mark": Column("mark", "", 0), "rank": Column("rank", "#", 8, ">"),
+        "tag": Column("tag", "TAG", 0, shrink=True), "params": Column("params", "PARAMS", 5),
+        "quant": Column("quant", "QUANT", 6), "size": Column("size", "SIZE", 0, ">"),
+        "fit": Column("fit", "FIT", 0), "layers": Column("layers", "LAYERS", 1, ">"),
+        "needs": Column("needs", "NEEDS", 2, ">"), "ctx": Column("ctx", "CTX", 4, ">"),
+        "input": Column("input", "INPUT", 9), "tps": Column("tps", "TOK/S", 0, ">"),
+        "quality": Column("quality", "QUALITY", 0, ">"),
+        "score": Column("score", "SCORE", 3, ">"), "aliases": Column("aliases", "ALIASES", 7),
+    }
+    return [spec[k] for k in COLUMNS_ORDER]
+
+
+def _styler(rows: list[dict]):
+    """Colour the pick (green) and "no" (red) on a terminal; nothing when NO_COLOR is set.
+    click.echo drops the codes itself when stdout is not a terminal."""
+    import os
+
+    if os.environ.get("NO_COLOR"):
+        return None
+
+    def style(i: int, key: str, text: str) -> str:
+        if rows[i]["mark"] == "*":
+            return click.style(text, fg="green", bold=True)
+        if key == "fit" and text.strip() == "no":
+            return click.style(text, fg="red")
+        if rows[i]["mark"] == "-":
+            return click.style(text, dim=True)
+        return text
+    return style
 
 
 @click.command("tags")
@@ -36,12 +143,15 @@ def _table(rows: list[list[str]], header: list[str]) -> str:
 @common.decision_options
 @click.option("--all", "show_all", is_flag=True, help="Also list cloud tags (they run on "
               "ollama.com, not here).")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of tag records.")
+@click.option("--wide", is_flag=True, help="Show every column, whatever the terminal width.")
+@click.option("--json", "as_json", is_flag=True, help="Print {request, budget, ollama, rows, pick} "
+              "as JSON (docs/json.md).")
 def command(model, task, ctx, kv_cache, prefer, min_speed, size, vram, ram, gpu, offline,
-            refresh, show_all, as_json):
+            refresh, show_all, wide, as_json):
     """List every tag of MODEL, ranked for the task, with fit, memory and speed.
 
-    Tags that share a digest are one download: each is shown once, with its aliases.
+    Tags that share a digest are one download: each is shown once, with its aliases. The table
+    fits the terminal (COLUMNS); --wide shows every column.
 
     \b
     Examples:
@@ -50,6 +160,7 @@ def command(model, task, ctx, kv_cache, prefer, min_speed, size, vram, ram, gpu,
       quantpick tags llama3.3 --vram 24GB --ram 64GB --json
     """
     from ollama_quantpick.planner import budget_label, plan
+    from ollama_quantpick.table import render, terminal_width, wrap
 
     cfg, budget = common.prepare(offline, refresh, vram, ram, gpu)
     req = common.make_request(model, cfg, budget, task=task, ctx=ctx, kv_cache=kv_cache,
@@ -58,61 +169,77 @@ def command(model, task, ctx, kv_cache, prefer, min_speed, size, vram, ram, gpu,
     common.stale_note(result.listing.page)
     common.note_release(req.release)
     by_name = {a.name: a for a in result.listing.artifacts}
+    label = budget_label(budget)
+    rows_c = ordered(result)
     if as_json:
-        records = []
-        for c in result.ranked:
-            rec = by_name[c.name].to_json()
-            rec.update(estimate=c.estimate.to_json(), quality=round(c.quality, 4),
-                       score=round(c.score, 4), rank=c.rank, picked=c.picked,
-                       rated=c.quant.rated, quant=c.quant.name if c.quant.rated else rec["quant"])
-            records.append(rec)
+        out = {"request": request_json(req, result), "budget": budget.to_json(),
+               "ollama": ollama_json(req, result),
+               "rows": [row_json(c, by_name[c.name], i) for i, c in enumerate(rows_c, 1)],
+               "pick": pick_json(result, label)}
         if show_all:
-            records += [dict(t.to_json(), aliases=[], rank=None, picked=False)
-                        for t in result.listing.cloud]
-        common.echo_json(records)
+            out["cloud"] = [t.to_json() for t in result.listing.cloud]
+        common.echo_json(out)
         return
     from ollama_quantpick.library import fetch_model_info
 
+    width = 10**6 if wide else terminal_width()
+
+    def say(text: str, err: bool = False) -> None:
+        for line in wrap(text, width):
+            click.echo(line, err=err)
+
     if info := fetch_model_info(req.ref):  # the model page: description and capability badges
-        about = (info.description or "").strip()
-        about = about if len(about) <= 100 else about[:99].rsplit(" ", 1)[0] + "…"
         badges = f" [{', '.join(info.capabilities)}]" if info.capabilities else ""
-        click.echo(f"{req.ref.display}: {about}{badges}")
-    head = f"{req.ref.display}: task {req.task}, {budget_label(budget)}, context " \
-           f"{_ctx(result.ctx)}"
+        about = (info.description or "").strip()
+        room = min(width, 100) - len(req.ref.display) - 2 - len(badges)
+        if len(about) > room:
+            about = about[: max(room - 1, 0)].rsplit(" ", 1)[0] + "…"
+        click.echo(f"{req.ref.display}: {about}{badges}"[:width])
+    head = f"{req.ref.display}: task {req.task}, {label}, context {_ctx(result.ctx)}"
     if result.ctx != result.ctx_default:
         head += f" (Ollama default here: {_ctx(result.ctx_default)})"
-    click.echo(head)
+    say(head)
     rows = []
-    for c in result.ranked:
-        est = c.estimate
-        name = c.name.split(":", 1)[1] + (f" ({', '.join(c.aliases)})" if c.aliases else "")
-        quant = c.quant.name if c.quant.rated else f"{c.quant.name}*"
-        rows.append(["*" if c.picked else " ", str(c.rank), name, _params(c), quant,
-                     format_bytes(c.download_bytes), _ctx(by_name[c.name].tag.context),
-                     ",".join(by_name[c.name].tag.inputs), est.fit_label,
-                     format_bytes(est.total_bytes),
-                     _speed(est),
-                     f"{c.quality * 100:.1f}%", f"{c.score:.3f}"])
-    click.echo(_table(rows, ["", "#", "TAG (ALIASES)", "PARAMS", "QUANT", "SIZE", "CTX", "INPUT",
-                             "FIT", "NEEDS", "TOK/S", "QUALITY", "SCORE"]))
+    for i, c in enumerate(rows_c, 1):
+        est, tag = c.estimate, by_name[c.name].tag
+        mark = "*" if c.picked else ("" if runs(c) else "-")
+        rows.append({
+            "mark": mark, "rank": str(i), "tag": c.name.split(":", 1)[1], "params": _params(c),
+            "quant": c.quant.name if c.quant.rated else f"{c.quant.name}†",
+            "size": format_bytes(c.download_bytes), "fit": processor(est),
+            "layers": f"{est.gpu_layers}/{est.layers}" if est.layers else "-",
+            "needs": format_bytes(est.total_bytes), "ctx": _ctx(est.ctx),
+            "input": ",".join(tag.inputs), "tps": _speed(est),
+            "quality": f"{c.quality * 100:.1f}%",
+            "score": f"{c.score:.3f}" if runs(c) else "-",
+            "aliases": ", ".join(c.aliases),
+        })
+    columns = _columns(req.task)
+    for line in render(columns, rows, width, wide=wide, style=_styler(rows)):
+        click.echo(line)
+    from ollama_quantpick.table import layout, legend
+
+    shown = {c.key for c in layout(columns, rows, width, wide)[0]}
+    parts = ["* pick", "- can't run here", f"QUALITY: {req.task} quality kept vs fp16",
+             "FIT as in ollama ps", "LAYERS on GPU/all" if "layers" in shown else "",
+             "SCORE: quality x model size (ranks sizes)" if "score" in shown else "",
+             "† quant rated by bits/weight" if "quant" in shown and any(
+                 not c.quant.rated for c in result.ranked) else ""]
+    click.echo(legend(parts, width))
     if show_all and result.listing.cloud:
-        click.echo("cloud (run on ollama.com, not here): "
-                   + ", ".join(t.tag for t in result.listing.cloud))
+        say("cloud (run on ollama.com, not here): "
+            + ", ".join(t.tag for t in result.listing.cloud))
     elif result.listing.cloud:
-        click.echo(f"{len(result.listing.cloud)} cloud tag(s) not shown; --all lists them")
+        say(f"{len(result.listing.cloud)} cloud tag(s) not shown; --all lists them")
     if not result.ranked:
         click.echo(f"{req.ref.display} has no tag that runs locally", err=True)
     elif result.choice:
-        click.echo(f"pick: {result.choice.pick.name} — {result.choice.reason}")
+        say(f"pick: {result.choice.pick.name} — {result.choice.reason}")
         if result.choice.ctx_hint:
-            click.echo(f"note: {result.choice.ctx_hint}")
+            say(f"note: {result.choice.ctx_hint}")
     else:
         from ollama_quantpick.score import nothing_fits
 
-        click.echo(nothing_fits(result.ranked, budget_label(budget)))
-    if any(not c.quant.rated for c in result.ranked):
-        click.echo("* quant not in the catalogue: rated from its bits per weight")
+        say(nothing_fits(result.ranked, label))
     if any(c.estimate.source == "fallback" for c in result.ranked):
-        click.echo("note: some sizes are estimated without the model header (registry "
-                   "unavailable)")
+        say("note: some sizes are estimated without the model header (registry unavailable)")
