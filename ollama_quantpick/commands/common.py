@@ -131,9 +131,9 @@ def note_release(release) -> None:
         return
     if ctx is not None:
         ctx.meta["release_noted"] = True
-    click.echo(f"note: {release.note or 'Ollama release unknown'}; predicting Ollama "
-               f"{release.label}, the newest release quantpick knows (set --ollama-version or "
-               "ollama.version)", err=True)
+    note(f"note: {release.note or 'Ollama release unknown'}; predicting Ollama "
+         f"{release.label}, the newest release quantpick knows (set --ollama-version or "
+         "ollama.version)")
 
 
 def load_config() -> config_mod.Config:
@@ -215,6 +215,14 @@ def make_request(model: str, cfg: config_mod.Config, budget: Budget, *, task=Non
     )
 
 
+def note(text: str) -> None:
+    """A note on stderr, wrapped to the terminal's width (continuation lines indented)."""
+    from ollama_quantpick.table import terminal_width, wrap
+
+    for line in wrap(text, terminal_width()):
+        click.echo(line, err=True)
+
+
 def echo_json(obj) -> None:
     import json
 
@@ -226,8 +234,8 @@ def stale_note(page) -> None:
     from ollama_quantpick import http
 
     if getattr(page, "stale", False):
-        click.echo(f"note: network unavailable; using the cached copy from "
-                   f"{http.describe_age(page.age_s)} ago", err=True)
+        note(f"note: network unavailable; using the cached copy from "
+             f"{http.describe_age(page.age_s)} ago")
 
 
 def choose(model: str, cfg: config_mod.Config, budget: Budget, **opts):

@@ -65,8 +65,8 @@ def request_json(req, result) -> dict:
 
 
 def ollama_json(req, result) -> dict:
-    """The Ollama settings the estimate assumes."""
-    return {"default_ctx": result.ctx_default, "num_parallel": req.parallel,
+    """The Ollama release and settings the estimate assumes."""
+    return {**req.release.to_json(), "default_ctx": result.ctx_default, "num_parallel": req.parallel,
             "kv_cache_type": req.kv_cache}
 
 
