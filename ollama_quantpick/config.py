@@ -46,12 +46,19 @@ def _choice(values):
     return check
 
 
+# Past 2^31 no key makes sense (ctx, cache_ttl in seconds: 68 years), and a 400-digit integer
+# would overflow the estimate's float arithmetic.
+INT_MAX = 2**31 - 1
+
+
 def _int_pos(v):
-    return None if isinstance(v, int) and not isinstance(v, bool) and v > 0 else "a positive integer"
+    ok = isinstance(v, int) and not isinstance(v, bool) and 0 < v <= INT_MAX
+    return None if ok else f"a positive integer up to {INT_MAX}"
 
 
 def _number(v):
-    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
+    # TOML allows nan and inf; neither is a speed (nan would silently turn the filter off).
+    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and 0 <= v <= 1e9
     return None if ok else "a number >= 0"
 
 
@@ -172,16 +179,19 @@ def parse_value(dotted: str, raw: str):
         known = ", ".join(f"{s}.{k}" for s, keys in SCHEMA.items() for k in keys)
         raise InputError(f"unknown key '{dotted}'; settable keys: {known}")
     check = SCHEMA[section][key]
+    from ollama_quantpick.sizes import parse_float, parse_uint, shown
+
     value: object = raw
     if check in (_int_pos,):
-        value = int(raw) if raw.isascii() and raw.isdigit() else raw  # not int('²')
+        # ASCII digits only: '²' passes str.isdigit() but int() refuses it.
+        number = parse_uint(raw, limit=INT_MAX)
+        value = raw if number is None else number
     elif check is _number:
-        try:
-            value = float(raw) if "." in raw else int(raw)
-        except ValueError:
-            value = raw
+        number = parse_uint(raw, limit=INT_MAX)
+        value = number if number is not None else parse_float(raw, limit=1e9)
+        value = raw if value is None else value
     if (expected := check(value)) is not None:
-        raise InputError(f"'{dotted}' = {raw!r}; expected {expected}")
+        raise InputError(f"'{dotted}' = '{shown(raw)}'; expected {expected}")
     return value
 
 

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ollama_quantpick.budget import Budget, GiB, MiB  # noqa: F401  (Budget, sizes re-exported)
+from ollama_quantpick.errors import InputError
+from ollama_quantpick.sizes import parse_float, parse_uint, shown
 
 # System-RAM bandwidth when nothing better is known: dual-channel DDR4-3200, 2 × 25.6 GB/s
 # (JEDEC DDR4-3200 peak per 64-bit channel). ASSUMPTION: most desktops and laptops are at or above
@@ -73,7 +75,9 @@ class Probe:
         if self.run is not None:
             return self.run(argv)
         try:
-            done = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
+            # errors="replace": a driver printing Latin-1 (or garbage) must not crash detection.
+            done = subprocess.run(argv, capture_output=True, text=True, errors="replace",
+                                  timeout=10, check=False)
         except FileNotFoundError:
             return None
         except (OSError, subprocess.TimeoutExpired) as exc:
@@ -165,14 +169,18 @@ def nvidia(probe: Probe, notes: list[str]) -> list[GPU]:
         notes.append(f"{exc} — NVIDIA GPUs not counted")
         return []
     gpus = []
+    if "\ufffd" in (out or ""):
+        notes.append("nvidia-smi printed bytes that are not UTF-8; GPU names may be garbled")
     for line in (out or "").strip().splitlines():
         parts = [p.strip() for p in line.split(",")]
-        try:
-            index, name = int(parts[0]), parts[1]
-            total, free = int(float(parts[2])) * MiB, int(float(parts[4])) * MiB
-        except (IndexError, ValueError):
-            notes.append(f"nvidia-smi printed a line quantpick cannot read: {line.strip()!r}")
+        # nvidia-smi prints `[N/A]` or, with a broken driver, `inf`/`nan`: no number of MiB.
+        index = parse_uint(parts[0], limit=4096) if parts else None
+        total = parse_float(parts[2], limit=2**30) if len(parts) > 4 else None
+        free = parse_float(parts[4], limit=2**30) if len(parts) > 4 else None
+        if index is None or total is None or free is None:
+            notes.append(f"nvidia-smi printed a line quantpick cannot read: '{shown(line, 120)}'")
             continue
+        name, total, free = parts[1], int(total) * MiB, int(free) * MiB
         uuid = parts[5] if len(parts) > 5 else ""
         if _visible(probe.env, "CUDA_VISIBLE_DEVICES", index, uuid):
             gpus.append(GPU("nvidia", name, total, free, bandwidth_for(name), "cuda", index))
@@ -201,7 +209,7 @@ def amd(probe: Probe, notes: list[str]) -> list[GPU]:
                     gpus.append(GPU("amd", name, total, total - used, bandwidth_for(name), "rocm",
                                     index))
             return gpus
-        except (ValueError, KeyError, TypeError, AttributeError):
+        except (ValueError, KeyError, TypeError, AttributeError, OverflowError):
             notes.append("rocm-smi printed JSON quantpick cannot read — trying sysfs")
     for index in range(16):
         base = f"/sys/class/drm/card{index}/device"
@@ -212,12 +220,11 @@ def amd(probe: Probe, notes: list[str]) -> list[GPU]:
             continue
         if vendor.strip() != "0x1002":
             continue
-        total = probe.file(f"{base}/mem_info_vram_total")
-        used = probe.file(f"{base}/mem_info_vram_used")
-        if not total or not total.strip().isdigit():
+        total_b = parse_uint(probe.file(f"{base}/mem_info_vram_total"))
+        used_b = parse_uint(probe.file(f"{base}/mem_info_vram_used")) or 0
+        if total_b is None:
             continue
         # APUs report a small carve-out (e.g. 512 MiB) as VRAM; Ollama ignores those too.
-        total_b, used_b = int(total), int(used) if used and used.strip().isdigit() else 0
         if total_b < 1 * GiB:
             continue
         if _visible(probe.env, "HIP_VISIBLE_DEVICES", len(gpus)):
@@ -242,16 +249,16 @@ def apple(probe: Probe, notes: list[str]) -> tuple[list[GPU], int | None]:
     except ToolFailed as exc:
         notes.append(f"{exc} — Apple GPU not counted")
         return [], None
-    if not mem or not mem.strip().isdigit():
+    ram = parse_uint(mem)
+    if ram is None:
         return [], None
-    ram = int(mem.strip())
     if not chip.startswith("Apple"):  # an Intel Mac: no Metal offload in Ollama
         return [], ram
     share = metal_share(ram)
     try:
         wired = (probe.command(["sysctl", "-n", "iogpu.wired_limit_mb"]) or "").strip()
-        if wired.isdigit() and int(wired) > 0:
-            share = int(wired) * MiB
+        if (wired_mb := parse_uint(wired, limit=2**40)):
+            share = wired_mb * MiB
     except ToolFailed:
         pass
     return [GPU("apple", chip, share, share, bandwidth_for(chip), "metal", 0)], ram
@@ -264,21 +271,22 @@ def system_ram(probe: Probe) -> tuple[int | None, int | None]:
         values = {}
         for line in meminfo.splitlines():
             key, _, rest = line.partition(":")
-            num = rest.strip().split(" ")[0]
-            if num.isdigit():
-                values[key] = int(num) * 1024
+            num = parse_uint(rest.strip().split(" ")[0], limit=2**50)
+            if num is not None:
+                values[key] = num * 1024
         return values.get("MemTotal"), values.get("MemAvailable", values.get("MemFree"))
     if probe.platform == "win32" and probe.run is None:
         return _windows_memory()
     if probe.platform == "darwin":
         try:
-            total = int((probe.command(["sysctl", "-n", "hw.memsize"]) or "0").strip() or 0)
+            total = parse_uint(probe.command(["sysctl", "-n", "hw.memsize"])) or 0
             stat = probe.command(["vm_stat"]) or ""
-        except (ToolFailed, ValueError):
+        except ToolFailed:
             return None, None
-        page = int(m.group(1)) if (m := re.search(r"page size of (\d+)", stat)) else 16384
+        m = re.search(r"page size of ([0-9]{1,8})", stat)
+        page = int(m.group(1)) if m else 16384
         pages = sum(int(m.group(1)) for key in ("Pages free", "Pages inactive", "Pages speculative")
-                    if (m := re.search(rf"{key}:\s+(\d+)", stat)))
+                    if (m := re.search(rf"{key}:\s+([0-9]{{1,16}})", stat)))
         return total or None, pages * page or None
     return None, None
 
@@ -322,9 +330,17 @@ def detect(probe: Probe | None = None) -> Hardware:
 
 
 def gpu_overhead(env: Mapping[str, str]) -> int:
-    """OLLAMA_GPU_OVERHEAD: bytes Ollama keeps free on each GPU (envconfig/config.go)."""
-    value = env.get("OLLAMA_GPU_OVERHEAD", "").strip()
-    return int(value) if value.isdigit() else 0
+    """OLLAMA_GPU_OVERHEAD: bytes Ollama keeps free on each GPU (envconfig/config.go parses it
+    with Go's strconv.ParseUint: ASCII digits only). A value it cannot read is refused here rather
+    than planned with: '²' passes str.isdigit() but is no number to Ollama."""
+    raw = env.get("OLLAMA_GPU_OVERHEAD", "").strip()
+    if not raw:
+        return 0
+    value = parse_uint(raw)
+    if value is None:
+        raise InputError(f"OLLAMA_GPU_OVERHEAD='{shown(raw)}' is not a number of bytes; fix or "
+                         "unset it")
+    return value
 
 
 def make_budget(hw: Hardware, *, vram: int | None = None, ram: int | None = None,

@@ -11,7 +11,7 @@ from ollama_quantpick.sizes import format_bytes
 
 @click.command("fit")
 @click.argument("model")
-@click.option("--ctx", type=click.IntRange(min=256), default=None,
+@click.option("--ctx", type=click.IntRange(min=256, max=common.CTX_MAX), default=None,
               help="Context length (default: Ollama's default for this VRAM).")
 @click.option("--kv-cache", "kv_cache", type=click.Choice(common.KV), default=None,
               help="KV cache type, as OLLAMA_KV_CACHE_TYPE.")
