@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
 import sys
 
 import click
@@ -18,6 +21,19 @@ Exit codes:
   130 interrupted"""
 
 
+# C0/C1 control characters (newlines, ESC of terminal escape sequences) in a message come from user
+# input or a server's text; shown escaped they can neither break the one-line rule nor the terminal.
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def one_line(message: str) -> str:
+    """The message fit for stderr: one line, no control characters, no credentials."""
+    from ollama_quantpick.paths import scrub
+
+    text = _CONTROL_RE.sub(lambda m: repr(m.group())[1:-1], message.strip())
+    return scrub(text)
+
+
 class Group(click.Group):
     """Turns the project's errors into one line and its exit code; `-v` shows the traceback."""
 
@@ -25,20 +41,22 @@ class Group(click.Group):
         try:
             return super().invoke(ctx)
         except NothingFits as exc:  # an answer ("no"), not a failure: no "Error:" prefix
-            click.echo(str(exc), err=True)
+            click.echo(one_line(str(exc)), err=True)
             ctx.exit(exc.exit_code)
         except QuantpickError as exc:
             if ctx.obj and ctx.obj.get("verbose"):
                 import traceback
 
-                traceback.print_exc()
-            err = click.ClickException(str(exc))
+                from ollama_quantpick.paths import scrub
+
+                click.echo(scrub(traceback.format_exc()), err=True, nl=False)
+            err = click.ClickException(one_line(str(exc)))
             err.exit_code = exc.exit_code
             raise err from None
         except click.UsageError as exc:
             # One line instead of Click's usage block: what was wrong and where to look.
             sub = exc.ctx.command_path if exc.ctx else "quantpick"
-            err = click.ClickException(f"{exc.format_message()} (see '{sub} --help')")
+            err = click.ClickException(one_line(f"{exc.format_message()} (see '{sub} --help')"))
             err.exit_code = exc.exit_code
             raise err from None
         except KeyboardInterrupt:
@@ -75,9 +93,22 @@ def _register() -> None:
 _register()
 
 
+def _leave(code: int) -> None:
+    """Exit now, without joining worker threads still blocked in a request (Python's exit would
+    wait for them): Ctrl-C must end the process within a second, not after the read timeout."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing more to say
+            stream.flush()
+    os._exit(code)
+
+
 def main() -> None:
     try:
         cli(prog_name="quantpick")
-    except KeyboardInterrupt:  # pragma: no cover - outside a command
+    except KeyboardInterrupt:  # outside a command (e.g. while importing)
         click.echo("interrupted", err=True)
-        sys.exit(130)
+        _leave(130)
+    except SystemExit as exc:
+        if exc.code == 130:
+            _leave(130)
+        raise

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from ollama_quantpick.errors import QuantpickError
+from ollama_quantpick.errors import InputError, QuantpickError
 
 DEFAULT_HOST = "http://127.0.0.1:11434"
 TIMEOUT_S = 30.0
@@ -20,12 +20,49 @@ VERSION_TIMEOUT_S = 2.0  # the whole /api/version exchange; a slow daemon must n
 VERSION_TTL_S = 600.0  # a cached answer is trusted this long (an upgrade restarts the daemon)
 
 
-def resolve_host(flag: str | None, config_host: str | None = None) -> str:
-    """--host, else OLLAMA_HOST, else the config's [ollama] host, else 127.0.0.1:11434; parsed
-    with the client's own rules (`host:port`, scheme optional)."""
-    from ollama._client import _parse_host
+def parse_host(raw: str, source: str) -> str:
+    """`host:port`, `http://host:port` or `https://host` as the `ollama` client reads it (its
+    `_parse_host`: scheme optional, default port 11434), checked without importing the client:
+    the client builds a module-level Client from OLLAMA_HOST on import and a bad value crashes
+    there. InputError names where the value came from, never its credentials."""
+    from ollama_quantpick.paths import redact
 
-    return _parse_host(flag or os.environ.get("OLLAMA_HOST") or config_host or DEFAULT_HOST)
+    text = raw.strip()
+    scheme, _, hostport = text.partition("://")
+    port = 11434
+    if not hostport:
+        scheme, hostport = "http", text
+    elif scheme == "http":
+        port = 80
+    elif scheme == "https":
+        port = 443
+    example = "set it like 127.0.0.1:11434"
+    try:
+        split = urlsplit(f"{scheme}://{hostport}")
+        host, port = split.hostname or "127.0.0.1", split.port or port
+    except ValueError as exc:
+        raise InputError(f"{source} '{redact(text)}' is not host:port ({exc}); {example}") from None
+    if scheme not in ("http", "https"):
+        raise InputError(f"{source} '{redact(text)}' is not an http(s) address; {example}")
+    if ":" in host:
+        host = f"[{host}]"
+    path = split.path.rstrip("/")
+    return f"{scheme}://{host}:{port}{path}"
+
+
+def resolve_host(flag: str | None, config_host: str | None = None) -> str:
+    """--host, else OLLAMA_HOST, else the config's [ollama] host, else 127.0.0.1:11434. A value
+    that cannot be parsed (`:notaport`, `:99999`, `http://[::1`) is a bad request (exit 2); a bad
+    OLLAMA_HOST is refused even beside --host, since the client reads it on import."""
+    env = os.environ.get("OLLAMA_HOST")
+    env_host = parse_host(env, "OLLAMA_HOST") if env and env.strip() else None
+    if flag:
+        return parse_host(flag, "--host")
+    if env_host:
+        return env_host
+    if config_host:
+        return parse_host(config_host, "[ollama] host")
+    return parse_host(DEFAULT_HOST, "default host")
 
 
 def is_local(host: str) -> bool:
@@ -108,15 +145,27 @@ class Daemon:
     def _call(self, fn, *args, **kwargs):
         import httpx
         import ollama
+        import pydantic
 
         try:
             return fn(*args, **kwargs)
         except (ConnectionError, httpx.ConnectError, httpx.ConnectTimeout):
             raise _unreachable(self.host) from None
         except ollama.ResponseError as exc:
-            raise QuantpickError(f"Ollama at {self.host} answered: {exc.error}") from None
+            if exc.status_code == 200 or "<html" in str(exc.error).lower():
+                raise self._not_ollama() from None
+            raise QuantpickError(f"Ollama at {self.host} answered: "
+                                 f"{str(exc.error)[:300]}") from None
         except httpx.HTTPError as exc:
             raise QuantpickError(f"talking to Ollama at {self.host} failed: {exc}") from None
+        except (ValueError, pydantic.ValidationError, TypeError, AttributeError):
+            # A web server, proxy or captive portal where Ollama should be: HTML, or a pull
+            # stream that is not NDJSON. json.JSONDecodeError is a ValueError.
+            raise self._not_ollama() from None
+
+    def _not_ollama(self) -> QuantpickError:
+        return QuantpickError(f"{self.host} answered, but not as Ollama's API does — is "
+                              "OLLAMA_HOST pointing at Ollama?")
 
     def version(self) -> tuple[str | None, str | None]:
         """(release string, None) from `GET /api/version`, or (None, why); never raises and never

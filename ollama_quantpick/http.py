@@ -5,17 +5,23 @@ Why not requests-cache: importing it (with cattrs and url-normalize) costs more 
 this whole module, and quantpick needs only "GET text, keep it for a while, answer offline from it".
 Each cache entry is one JSON file written atomically (temp file + rename), so two quantpick
 processes filling the cache at once leave valid entries, and a garbled file is simply refetched.
+
+A host that does not answer costs one command at most `STALL_BUDGET_S` seconds in all, whatever
+the number of requests and threads waiting on it, and the wait is said on stderr. URLs are shown
+and hashed into cache names only with their credentials removed (`paths.redact`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,12 +29,16 @@ from urllib.parse import urljoin, urlsplit
 
 from ollama_quantpick import __version__
 from ollama_quantpick.errors import QuantpickError
+from ollama_quantpick.paths import redact
 
-TIMEOUT = (5, 30)  # seconds: connect, read
+TIMEOUT = (5, 10)  # seconds: connect, read (a socket silent this long counts as a stall)
 RETRIES = 3  # attempts on connection errors and 5xx
 BACKOFF = 0.5  # seconds, doubled after each failed attempt; tests set it to 0
+# Once a request has stalled, the command waits at most this long in all (every host, every
+# thread) before giving up: 30 s, then one line, instead of 3 tries × 30 s read timeouts.
+STALL_BUDGET_S = 30.0
 MAX_BODY = 20 * 2**20  # a tags page is ~100 kB; anything past 20 MiB is not a page
-BODY_DEADLINE_S = 60  # a body still trickling in after this long is cut off
+BODY_DEADLINE_S = 30  # a body still trickling in after this long is cut off
 MAX_REDIRECTS = 5
 DEFAULT_TTL = 24 * 3600
 USER_AGENT = f"quantpick/{__version__} (+https://github.com/quantpick/quantpick)"
@@ -46,6 +56,57 @@ class Settings:
 settings = Settings()
 _session = None
 _warned_cache = False
+
+
+class _Stalls:
+    """The command's shared stall clock: started by the first request that times out; every
+    later attempt gets only the time left, and none is made once it has run out."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.started: float | None = None
+        self.noted: set[str] = set()
+
+    def timeout(self, host: str) -> tuple[float, float]:
+        """(connect, read) seconds for the next attempt; QuantpickError when none is left."""
+        with self.lock:
+            if self.started is None:
+                return TIMEOUT
+            left = self.started + STALL_BUDGET_S - time.monotonic()
+        if left <= 0.05:
+            raise QuantpickError(f"{host} is not answering; gave up after waiting "
+                                 f"{STALL_BUDGET_S:.0f} s — check the network and try again")
+        return (min(TIMEOUT[0], left), min(TIMEOUT[1], left))
+
+    def stalled(self, host: str, since: float) -> None:
+        """Record that a request to `host`, begun at `since`, timed out; say so once per host."""
+        with self.lock:
+            if self.started is None:
+                self.started = since
+            first = host not in self.noted
+            self.noted.add(host)
+        if first:
+            _notify(f"{host} is not answering; retrying for up to {STALL_BUDGET_S:.0f} s")
+
+
+stalls = _Stalls()
+
+
+def _notify(message: str) -> None:
+    print(f"note: {message}", file=sys.stderr, flush=True)
+
+
+def parallel_map(fn: Callable, items: Iterable, workers: int) -> list:
+    """`list(map(fn, items))` on a thread pool that never holds up Ctrl-C: on any exception
+    (KeyboardInterrupt included) the pool is left without waiting for requests in flight, which
+    the CLI then abandons with the process."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
+        return list(pool.map(fn, items))
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 @dataclass
@@ -76,7 +137,16 @@ def session():
 
 
 def host_of(url: str) -> str:
-    return urlsplit(url).netloc or url
+    """`host[:port]` of `url`, never its user or password."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return redact(url)
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{host}:{port}" if port else host or redact(url)
 
 
 def _warn_once(message: str) -> None:
@@ -99,7 +169,8 @@ def read_cache(key: str) -> dict | None:
         data = json.loads(_cache_path(key).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if not isinstance(data, dict) or not isinstance(data.get("fetched_at"), (int, float)):
+    stamp = data.get("fetched_at") if isinstance(data, dict) else None
+    if isinstance(stamp, bool) or not isinstance(stamp, (int, float)) or not math.isfinite(stamp):
         return None
     return data
 
@@ -112,51 +183,94 @@ def write_cache(key: str, data: dict) -> None:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(data, f)
+                json.dump(data, f, allow_nan=False)
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-    except OSError as exc:
-        _warn_once(f"cache not writable ({exc.strerror or exc}); continuing without a cache")
+    except (OSError, ValueError) as exc:  # ValueError: a nan/inf that JSON cannot hold
+        _warn_once(f"cache not writable ({getattr(exc, 'strerror', None) or exc}); continuing "
+                   "without a cache")
+
+
+def _allowed(host: str, allow_hosts: Collection[str]) -> bool:
+    """`host` is listed, or ends with a listed `.suffix`."""
+    host = host.lower()
+    return any(host == a.lower() or (a.startswith(".") and host.endswith(a.lower()))
+               for a in allow_hosts)
 
 
 @contextmanager
-def open_stream(url: str, headers: dict[str, str] | None = None, *,
-                same_host: bool = True) -> Iterator:
+def open_stream(url: str, headers: dict[str, str] | None = None, *, same_host: bool = True,
+                allow_hosts: Collection[str] | None = None) -> Iterator:
     """A streamed GET that follows redirects itself: never from https to http, and with
     `same_host` never to another host (pages and manifests; blobs legitimately redirect to a
-    storage host)."""
+    storage host). `allow_hosts` names the other hosts a redirect may go to (`cdn.example`, or
+    `.example` for its subdomains); given, it replaces `same_host=False`'s "anywhere".
+
+    A request that times out is recorded on the shared stall clock, so the next attempt (in any
+    thread) waits only for what is left of `STALL_BUDGET_S`."""
+    import requests
+
     origin = urlsplit(url)
+    origin_host = host_of(url)
     for _ in range(MAX_REDIRECTS + 1):
-        r = session().get(url, headers=headers, timeout=TIMEOUT, stream=True,
-                          allow_redirects=False)
+        host = host_of(url)
+        timeout = stalls.timeout(host)
+        started = time.monotonic()
+        try:
+            r = session().get(url, headers=headers, timeout=timeout, stream=True,
+                              allow_redirects=False)
+        except requests.Timeout:
+            stalls.stalled(host, started)
+            raise
         if not r.is_redirect:
             try:
                 yield r
+            except requests.Timeout:
+                stalls.stalled(host, started)
+                raise
             finally:
                 r.close()
             return
         target = urljoin(url, r.headers.get("Location", ""))
         r.close()
-        dest = urlsplit(target)
-        if origin.scheme == "https" and dest.scheme != "https":
-            raise QuantpickError(f"{origin.netloc} redirected to plain http ({target}); refused")
-        if same_host and dest.netloc != origin.netloc:
-            raise QuantpickError(f"{origin.netloc} redirected to another host ({dest.netloc}); "
+        dest_host = host_of(target)
+        if origin.scheme == "https" and urlsplit(target).scheme != "https":
+            raise QuantpickError(f"{origin_host} redirected to plain http ({redact(target)}); "
                                  "refused")
+        if dest_host != origin_host:
+            if allow_hosts is not None:
+                ok = _allowed(urlsplit(target).hostname or "", allow_hosts)
+            else:
+                ok = not same_host
+            if not ok:
+                raise QuantpickError(f"{origin_host} redirected to another host ({dest_host}); "
+                                     "refused")
         url = target
-    raise QuantpickError(f"{origin.netloc} redirected more than {MAX_REDIRECTS} times; refused")
+    raise QuantpickError(f"{origin_host} redirected more than {MAX_REDIRECTS} times; refused")
 
 
 def iter_body(r, size: int = 64 * 1024) -> Iterator[bytes]:
     """The body as it arrives (urllib3's read1), so a byte or time limit holds even against a
-    server that trickles: `iter_content(n)` would wait for n bytes before yielding anything."""
+    server that trickles: `iter_content(n)` would wait for n bytes before yielding anything.
+    urllib3's own errors are turned into requests' (a read timeout mid-body is a Timeout)."""
+    import requests
+    import urllib3.exceptions as u3
+
     raw = r.raw
     if not hasattr(raw, "read1"):  # urllib3 < 2.3
         yield from r.iter_content(1024)
         return
-    while chunk := raw.read1(size, decode_content=True):
+    while True:
+        try:
+            chunk = raw.read1(size, decode_content=True)
+        except (u3.ReadTimeoutError, TimeoutError) as exc:
+            raise requests.ReadTimeout(str(exc)) from None
+        except (u3.HTTPError, OSError) as exc:
+            raise requests.ConnectionError(str(exc)) from None
+        if not chunk:
+            return
         yield chunk
 
 
@@ -174,6 +288,7 @@ def _fetch(url: str, headers: dict[str, str] | None) -> tuple[int, str]:
 
     delay = BACKOFF
     last: Exception | None = None
+    host = host_of(url)
     for attempt in range(RETRIES):
         if attempt:
             time.sleep(delay)
@@ -186,19 +301,22 @@ def _fetch(url: str, headers: dict[str, str] | None) -> tuple[int, str]:
                     body += chunk
                     if len(body) > MAX_BODY or time.monotonic() > deadline:
                         raise QuantpickError(
-                            f"{host_of(url)} sent more than {MAX_BODY // 2**20} MiB or took over "
-                            f"{BODY_DEADLINE_S} s for {url}; this is not a page quantpick "
-                            "understands")
+                            f"{host} sent more than {MAX_BODY // 2**20} MiB or took over "
+                            f"{BODY_DEADLINE_S} s for {redact(url)}; this is not a page "
+                            "quantpick understands")
                 if r.status_code >= 500:
-                    last = QuantpickError(f"{host_of(url)} answered HTTP {r.status_code}")
+                    last = QuantpickError(f"{host} answered HTTP {r.status_code}")
                     continue
                 return r.status_code, _decode(r, bytes(body))
         except requests.Timeout:
-            last = QuantpickError(f"{host_of(url)} did not answer in time")
+            last = QuantpickError(f"{host} is not answering (no reply in {TIMEOUT[1]} s) — "
+                                  "check the network connection")
         except requests.ConnectionError:
-            last = QuantpickError(f"cannot reach {host_of(url)} — check the network connection")
+            last = QuantpickError(f"cannot reach {host} — check the network connection")
         except requests.RequestException as exc:
-            raise QuantpickError(f"request to {host_of(url)} failed: {exc}") from None
+            from ollama_quantpick.paths import scrub
+
+            raise QuantpickError(f"request to {host} failed: {scrub(str(exc))}") from None
     assert last is not None
     raise last
 
@@ -209,30 +327,46 @@ def get_text(url: str, *, headers: dict[str, str] | None = None, ttl: float | No
     Offline: answer from the cache alone. Network failure with a cached copy of any age: answer
     from it, marked stale, so the caller can say how old it is.
     """
-    key = url + "|" + json.dumps(headers or {}, sort_keys=True)
+    # Keyed by the URL without credentials: a secret must not decide (or be guessable from) a
+    # cache file's name, and the entry stores only the redacted URL.
+    key = redact(url) + "|" + json.dumps(headers or {}, sort_keys=True)
     ttl = settings.ttl if ttl is None else ttl
-    cached = None if settings.refresh else read_cache(key)
+    cached = None if settings.refresh else _page_entry(key)
     if cached is not None:
-        page = Page(url, int(cached.get("status", 200)), str(cached.get("text", "")),
-                    cached["fetched_at"], from_cache=True)
+        page = Page(url, cached["status"], cached["text"], cached["fetched_at"], from_cache=True)
         if settings.offline or page.age_s < ttl:
             return page
     if settings.offline:
         if settings.refresh:
             raise QuantpickError("--offline and --refresh contradict each other; use one")
-        raise QuantpickError(f"{url} is not in the cache; run once without --offline")
+        raise QuantpickError(f"{redact(url)} is not in the cache; run once without --offline")
     try:
         status, text = _fetch(url, headers)
     except QuantpickError:
-        stale = read_cache(key)
+        stale = _page_entry(key)
         if stale is None:
             raise
-        return Page(url, int(stale.get("status", 200)), str(stale.get("text", "")),
-                    stale["fetched_at"], from_cache=True, stale=True)
+        return Page(url, stale["status"], stale["text"], stale["fetched_at"], from_cache=True,
+                    stale=True)
     page = Page(url, status, text, time.time())
     if status == 200 or status == 404:
-        write_cache(key, {"url": url, "status": status, "text": text, "fetched_at": page.fetched_at})
+        write_cache(key, {"url": redact(url), "status": status, "text": text,
+                          "fetched_at": page.fetched_at})
     return page
+
+
+def _page_entry(key: str) -> dict | None:
+    """A cached page, or None when the entry is absent or holds the wrong types (valid JSON
+    written by something else, or by a bug): such an entry is refetched, never trusted."""
+    data = read_cache(key)
+    if data is None:
+        return None
+    status, text = data.get("status", 200), data.get("text")
+    if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+        return None
+    if not isinstance(text, str):
+        return None
+    return data if "status" in data else {**data, "status": 200}
 
 
 def describe_age(seconds: float) -> str:

@@ -55,26 +55,36 @@ class ModelInfo:
     sizes: list[str]
 
 
-_SIZE_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*(TB|GB|MB|KB|B)$", re.IGNORECASE)
-_CTX_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*([KM]?)(?:\s+context(?:\s+window)?)?$", re.IGNORECASE)
+_SIZE_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*(TB|GB|MB|KB|B)$", re.IGNORECASE | re.ASCII)
+_CTX_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*([KM]?)(?:\s+context(?:\s+window)?)?$",
+                     re.IGNORECASE | re.ASCII)
 _DIGEST_RE = re.compile(r"^[0-9a-f]{12}$")
 _INPUT_WORDS = {"text", "image", "audio", "video"}
 _DECIMAL = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
 _SEP_RE = re.compile(r"\s*[·•]\s*")
 
 
+# A page figure beyond these is not a model (and past ~1e308 not even a float): ignored.
+MAX_PAGE_SIZE = 2**44  # 16 TiB; the largest library download is ~1.3 TB
+MAX_PAGE_CTX = 2**26
+
+
 def parse_page_size(text: str) -> int | None:
-    """`43GB` → 43e9 bytes (the site's decimal units)."""
+    """`43GB` → 43e9 bytes (the site's decimal units); None when no sane size."""
     m = _SIZE_RE.match(text.strip())
-    return int(float(m.group(1)) * _DECIMAL[m.group(2).upper()]) if m else None
+    if not m or len(m.group(1)) > 20:
+        return None
+    value = float(m.group(1)) * _DECIMAL[m.group(2).upper()]
+    return int(value) if value <= MAX_PAGE_SIZE else None
 
 
 def parse_context(text: str) -> int | None:
     """`128K` → 131072, `1M` → 1048576, `40K context window` → 40960."""
     m = _CTX_RE.match(text.strip())
-    if not m or not m.group(2) and "context" not in text.lower():
+    if not m or not m.group(2) and "context" not in text.lower() or len(m.group(1)) > 20:
         return None
-    return int(float(m.group(1)) * {"": 1, "K": 1024, "M": 1024**2}[m.group(2).upper()])
+    value = float(m.group(1)) * {"": 1, "K": 1024, "M": 1024**2}[m.group(2).upper()]
+    return int(value) if value <= MAX_PAGE_CTX else None
 
 
 def _inputs(low: str) -> list[str]:
@@ -162,7 +172,7 @@ def parse_tags_page(html: str, ref: ModelRef, url: str = "") -> list[Tag]:
             latest=row["latest"],
         ))
     if not tags or not any(t.size_bytes or t.cloud for t in tags):
-        raise QuantpickError(LAYOUT_ERROR.format(url=url))
+        raise QuantpickError(LAYOUT_ERROR.format(url=http.redact(url)))
     return tags
 
 
@@ -184,7 +194,8 @@ def fetch_tags(ref: ModelRef) -> tuple[list[Tag], http.Page]:
         hint = suggest(ref)
         raise QuantpickError(f"no model '{ref.display.split(':')[0]}' in the Ollama library{hint}")
     if page.status != 200:
-        raise QuantpickError(f"{http.host_of(url)} answered HTTP {page.status} for {url}")
+        raise QuantpickError(f"{http.host_of(url)} answered HTTP {page.status} for "
+                             f"{http.redact(url)}")
     return parse_tags_page(page.text, ref, url), page
 
 

@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
+from urllib.parse import urlsplit
+
+from ollama_quantpick.errors import InputError
+
+# The variables that may carry credentials (`https://user:token@mirror.example`): they are used for
+# requests but never shown, logged or hashed into a cache file name.
+URL_VARS = ("QUANTPICK_LIBRARY_URL", "QUANTPICK_REGISTRY_URL", "OLLAMA_HOST")
+_USERINFO_RE = re.compile(r"(?<=//)[^/?#@\s]*@")
 
 
 def cache_dir() -> Path:
@@ -30,9 +39,54 @@ def config_file() -> Path:
     return Path(platformdirs.user_config_dir("quantpick")) / "config.toml"
 
 
+def redact(url: str) -> str:
+    """`url` fit to show: no user or password, no query (signed storage URLs carry tokens)."""
+    text = _USERINFO_RE.sub("***@", str(url))
+    return text.split("?", 1)[0] + ("?…" if "?" in text else "")
+
+
+def secrets() -> list[str]:
+    """The user-info parts of the URL variables, longest first, to scrub from any message."""
+    found = set()
+    for var in URL_VARS:
+        value = os.environ.get(var) or ""
+        for m in re.finditer(r"//([^/?#@\s]*)@", value):
+            info = m.group(1)
+            found.update(x for x in (info, info.partition(":")[2]) if len(x) >= 3)
+    return sorted(found, key=len, reverse=True)
+
+
+def scrub(text: str) -> str:
+    """`text` with any credential of the URL variables replaced by `***`."""
+    text = _USERINFO_RE.sub("***@", text)
+    for secret in secrets():
+        text = text.replace(secret, "***")
+    return text
+
+
+def _service_url(var: str, default: str) -> str:
+    """A base URL from `var`, checked: http(s), a host, a valid port; InputError (exit 2)
+    otherwise, since every request would fail on it."""
+    raw = (os.environ.get(var) or "").strip()
+    if not raw:
+        return default
+    url = raw.rstrip("/")
+    example = f"set it like {default}"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is no number or out of range
+    except ValueError as exc:
+        raise InputError(f"{var}='{redact(url)}' is not a URL ({exc}); {example}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InputError(f"{var}='{redact(url)}' is not an http(s) URL with a host; {example}")
+    if parts.query or parts.fragment:
+        raise InputError(f"{var}='{redact(url)}' has a query or fragment; {example}")
+    return url
+
+
 def library_url() -> str:
-    return os.environ.get("QUANTPICK_LIBRARY_URL", "https://ollama.com").rstrip("/")
+    return _service_url("QUANTPICK_LIBRARY_URL", "https://ollama.com")
 
 
 def registry_url() -> str:
-    return os.environ.get("QUANTPICK_REGISTRY_URL", "https://registry.ollama.ai").rstrip("/")
+    return _service_url("QUANTPICK_REGISTRY_URL", "https://registry.ollama.ai")

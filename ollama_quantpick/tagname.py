@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 from ollama_quantpick.errors import InputError
+from ollama_quantpick.sizes import shown
 
 # Ollama's own name rules (server/internal names): a part starts with a letter or digit and holds
 # letters, digits, '_', '-' and '.'; at most 80 characters.
@@ -47,18 +48,20 @@ def parse_model_ref(text: str) -> ModelRef:
     raw = text.strip()
     hint = "a model name looks like 'llama3.3', 'llama3.3:70b' or 'user/model:tag'"
     if raw.count(":") > 1 or not raw:
-        raise InputError(f"'{text}' is not a valid Ollama model name; {hint}")
+        raise InputError(f"'{shown(text, 100)}' is not a valid Ollama model name; {hint}")
     name, _, tag = raw.partition(":")
     parts = name.split("/")
-    if len(parts) == 3 or (len(parts) == 2 and "." in parts[0] and _PART_RE.match(parts[0])
+    if len(parts) == 3 or (len(parts) == 2 and "." in parts[0] and _PART_RE.fullmatch(parts[0])
                            and ".." not in parts[0]):
         raise InputError(
-            f"'{text}' names another registry; quantpick reads only ollama.com models ({hint})"
+            f"'{shown(text, 100)}' names another registry; quantpick reads only ollama.com "
+            f"models ({hint})"
         )
-    if len(parts) > 2 or not all(_PART_RE.match(p) and ".." not in p for p in parts) or (
-        tag and not _TAG_RE.match(tag)
+    # fullmatch: `$` would also match before a trailing newline, letting `user\n/model` through.
+    if len(parts) > 2 or not all(_PART_RE.fullmatch(p) and ".." not in p for p in parts) or (
+        tag and not _TAG_RE.fullmatch(tag)
     ) or (":" in raw and not tag):
-        raise InputError(f"'{text}' is not a valid Ollama model name; {hint}")
+        raise InputError(f"'{shown(text, 100)}' is not a valid Ollama model name; {hint}")
     namespace = parts[0].lower() if len(parts) == 2 else None
     if namespace == "library":
         namespace = None

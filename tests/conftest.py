@@ -32,6 +32,7 @@ def hermetic(tmp_path, monkeypatch):
     monkeypatch.setattr(http, "_warned_cache", False)
     # No test asks a real Ollama for its release: the default host is a closed port.
     monkeypatch.setattr(daemon, "DEFAULT_HOST", "http://127.0.0.1:9")
+    monkeypatch.setattr(http, "stalls", http._Stalls())
 
 
 @pytest.fixture

@@ -20,6 +20,48 @@ KV = ("f16", "q8_0", "q4_0")
 TASKS = ("general", "math", "code", "reasoning", "instruct", "chat", "creative")
 # data/quants.toml [speed] min_tok_s (half of reading speed), spelled out for `--help` like TASKS.
 MIN_SPEED = 2.65
+# The longest context any released model offers is 10M tokens (Llama 4 Scout, meta-llama's model
+# card); past 2^24 a --ctx is a typo, and the estimate's float arithmetic would overflow.
+CTX_MAX = 2**24
+
+
+class FiniteFloat(click.ParamType):
+    """A float >= 0 that is a real number: click.FloatRange lets `nan` through (every comparison
+    with nan is false), which silently turned --min-speed off."""
+
+    name = "number"
+
+    def convert(self, value, param, ctx):
+        from ollama_quantpick.sizes import parse_float, shown
+
+        if isinstance(value, float):
+            value = repr(value)
+        number = parse_float(str(value), limit=1e9)
+        if number is None:
+            self.fail(f"'{shown(value)}' is not a number >= 0 (nan and inf are not)", param, ctx)
+        return number
+
+
+def ctx_option():
+    return click.option("--ctx", type=click.IntRange(min=256, max=CTX_MAX), default=None,
+                        help="Context length to plan for (default: Ollama's default for this "
+                        "VRAM; smaller ones down to the task's floor are tried).")
+
+
+def env_uint(name: str, default: int, *, minimum: int = 0) -> int:
+    """A whole-number Ollama environment variable. Ollama's envconfig parses these with Go's
+    strconv (ASCII digits only); a value it cannot read is refused here with one line, since
+    planning with a number Ollama would not use gives a wrong answer."""
+    from ollama_quantpick.sizes import parse_uint, shown
+
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    value = parse_uint(raw)
+    if value is None or value < minimum:
+        raise InputError(f"{name}='{shown(raw)}' is not a whole number >= {minimum}; "
+                         f"fix or unset it")
+    return value
 
 
 def task_choice() -> click.Choice:
@@ -73,16 +115,14 @@ def decision_options(f):
     f = budget_options(f)
     f = click.option("--size", metavar="SIZE", help="Only this parameter size, e.g. 70b "
                      "(default: every size of the model competes).")(f)
-    f = click.option("--min-speed", "min_speed", type=click.FloatRange(min=0), default=None,
+    f = click.option("--min-speed", "min_speed", type=FiniteFloat(), default=None,
                      help=f"Drop tags slower than this many tokens/s when speed is known (default: "
                      f"{MIN_SPEED:g}, half of reading speed; `tags` still lists slower ones).")(f)
     f = click.option("--prefer", type=click.Choice(PREFER), default=None,
                      help="Trade quality against speed (default: balanced).")(f)
     f = click.option("--kv-cache", "kv_cache", type=click.Choice(KV), default=None,
                      help="KV cache type, as OLLAMA_KV_CACHE_TYPE (default: env, else f16).")(f)
-    f = click.option("--ctx", type=click.IntRange(min=256), default=None,
-                     help="Context length to plan for (default: Ollama's default for this VRAM; "
-                     "smaller ones down to the task's floor are tried).")(f)
+    f = ctx_option()(f)
     f = click.option("--task", type=task_choice(), default=None,
                      help="What the model is for; math is the most quantization-sensitive.")(f)
     return f
@@ -143,10 +183,11 @@ def load_config() -> config_mod.Config:
 
 
 def apply_cache(cfg: config_mod.Config, offline: bool, refresh: bool) -> None:
-    from ollama_quantpick import http
+    from ollama_quantpick import http, paths
 
     if offline and refresh:
         raise InputError("--offline and --refresh contradict each other; use one")
+    paths.library_url(), paths.registry_url()  # a malformed URL is a bad request: say so first
     http.settings.offline = offline
     http.settings.refresh = refresh
     if ttl := cfg.get("defaults.cache_ttl"):
@@ -199,7 +240,7 @@ def make_request(model: str, cfg: config_mod.Config, budget: Budget, *, task=Non
     env_kv = os.environ.get("OLLAMA_KV_CACHE_TYPE")
     if env_kv and env_kv not in KV:
         env_kv = None
-    parallel = os.environ.get("OLLAMA_NUM_PARALLEL", "")
+    parallel = env_uint("OLLAMA_NUM_PARALLEL", 0)  # 0 or unset: the release's default
     release = resolve_release(cfg)
     return Request(
         release=release, ref=ref, budget=budget,
@@ -211,7 +252,7 @@ def make_request(model: str, cfg: config_mod.Config, budget: Budget, *, task=Non
             d("defaults.min_tokens_per_s") if d("defaults.min_tokens_per_s") is not None
             else data()["speed"]["min_tok_s"]),
         size=size or entry.get("size"),
-        parallel=int(parallel) if parallel.isdigit() and int(parallel) > 0 else None,
+        parallel=parallel or None,
     )
 
 
