@@ -4,11 +4,10 @@ the architecture read from a GGUF header. This is where library, registry and gg
 from __future__ import annotations
 
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from ollama_quantpick import library, registry
-from ollama_quantpick.errors import QuantpickError
+from ollama_quantpick import gguf, http, library, registry
+from ollama_quantpick.errors import InputError, QuantpickError
 from ollama_quantpick.estimate import fallback_arch, scale_arch
 from ollama_quantpick.gguf import GGUFInfo
 from ollama_quantpick.tagname import ModelRef, normalise_quant
@@ -24,7 +23,7 @@ class Artifact:
     aliases: list[str] = field(default_factory=list)  # the other tags (latest, 70b)
     manifest: registry.Manifest | None = None
     arch: GGUFInfo | None = None
-    arch_source: str = "fallback"  # header | fallback
+    arch_source: str = "fallback"  # header | fallback (sizes from the page: estimated)
 
     @property
     def name(self) -> str:
@@ -83,15 +82,30 @@ def _specificity(tag: library.Tag) -> tuple:
 
 
 def _manifests(ref: ModelRef, tags: list[str]) -> dict[str, registry.Manifest | None]:
+    refused: list[str] = []
+
     def one(tag: str):
         try:
             return tag, registry.manifest(ref, tag)
+        except registry.ManifestError as exc:
+            refused.append(f"{ref.display.split(':')[0]}:{tag}: {exc}")
+            return tag, None
+        except InputError:
+            raise  # the request is wrong (a bad URL): no fallback hides that
         except QuantpickError:
             return tag, None
+    found = _map_manifests(one, tags)
+    if refused:
+        more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
+        print(f"warning: {sorted(refused)[0]}{more}; its size is the page's (estimated)",
+              file=sys.stderr)
+    return found
+
+
+def _map_manifests(one, tags: list[str]) -> dict[str, registry.Manifest | None]:
     if len(tags) <= 1:
         return dict(map(one, tags))
-    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        return dict(pool.map(one, tags))
+    return dict(http.parallel_map(one, tags, WORKERS))  # Ctrl-C never waits for the pool
 
 
 def load(ref: ModelRef, *, registry_data: bool = True) -> Listing:
@@ -168,6 +182,13 @@ def attach_arch(ref: ModelRef, artifacts: list[Artifact], exact: Artifact | None
         if ref_art is not None:
             try:
                 header = registry.gguf_info(ref, ref_art.manifest.model_layer.digest)
+                if header.tensor_bytes > ref_art.model_bytes:
+                    # The blob cannot hold the tensors its header lists: the header lies.
+                    raise gguf.GGUFError(
+                        f"the header of {ref_art.name} lists {header.tensor_bytes} bytes of "
+                        f"tensors in a {ref_art.model_bytes}-byte blob; not trusted")
+            except InputError:
+                raise
             except QuantpickError as exc:
                 if not warned:
                     print(f"warning: {exc}; using a size-based estimate", file=sys.stderr)
@@ -177,7 +198,8 @@ def attach_arch(ref: ModelRef, artifacts: list[Artifact], exact: Artifact | None
                 a.tag.context = header.context_length  # the older page layout shows none
             if header is not None:
                 a.arch = header if a is ref_art else scale_arch(header, a.model_bytes)
-                a.arch_source = "header"
+                # Without its own manifest the size is the page's rounded figure: estimated.
+                a.arch_source = "header" if a.manifest is not None else "fallback"
             else:
                 a.arch = fallback_arch(a.tag.params_b, a.model_bytes, a.tag.context)
                 a.arch_source = "fallback"

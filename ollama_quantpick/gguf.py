@@ -18,7 +18,14 @@ from ollama_quantpick.errors import QuantpickError
 
 MAX_HEADER = 64 * 2**20  # the largest real headers (256k-token vocabularies) are ~10 MiB
 MAX_STRING = 16 * 2**20
-MAX_COUNT = 2**24
+# Real headers hold ~30-100 keys and up to a few thousand tensors (an MoE with unmerged experts:
+# tens of thousands). Counts far beyond are hostile and are refused before anything is read:
+# parsing millions of entries would cost seconds and hundreds of MB for nothing.
+MAX_KV = 2**16
+MAX_TENSORS = 2**18
+# ggml counts elements in int64 (ggml.h `int64_t ne[GGML_MAX_DIMS]`), and llama.cpp's gguf.cpp
+# refuses a tensor whose element count overflows INT64_MAX; quantpick refuses the same.
+MAX_ELEMENTS = 2**63 - 1
 
 # ggml type id → (elements per block, bytes per block), from ggml/src/ggml-common.h
 # (ggml-org/llama.cpp; block structs with static_assert sizes) and the ggml_type enum in ggml.h.
@@ -96,17 +103,25 @@ class GGUFInfo:
         return max(self.head_count_kv, default=0)
 
 
+_U32, _U64 = struct.Struct("<I"), struct.Struct("<Q")
+
+
 class _Reader:
-    def __init__(self, data: bytes | memoryview):
+    """A cursor over the parser's buffer; `base` is the file offset of the buffer's first byte,
+    so the size limits hold for the whole header, not for one piece of it."""
+
+    def __init__(self, data: bytes | bytearray | memoryview, base: int = 0):
         self.data = memoryview(data)
+        self.base = base
         self.pos = 0
+        self.mark = 0  # end of the last whole item: where the next piece resumes
 
     def need(self, n: int) -> None:
         end = self.pos + n
-        if end > MAX_HEADER:
+        if self.base + end > MAX_HEADER:
             raise GGUFError(f"GGUF header claims more than {MAX_HEADER // 2**20} MiB; not trusted")
         if end > len(self.data):
-            raise NeedMore(end)
+            raise NeedMore(self.base + end)
 
     def unpack(self, fmt: str):
         size = struct.calcsize(fmt)
@@ -129,27 +144,152 @@ class _Reader:
             return self.unpack(_SCALARS[vtype])
         if vtype == _STRING:
             return self.string(keep)
-        if vtype == _ARRAY:
-            etype = self.unpack("<I")
-            count = self.unpack("<Q")
-            if count > MAX_HEADER:
-                raise GGUFError(f"GGUF array of {count} elements; not trusted")
-            if etype in _SCALARS:
-                size = struct.calcsize(_SCALARS[etype])
-                self.need(size * count)  # fails fast on lying counts, before any allocation
-                if keep:
-                    out = list(struct.unpack_from(f"<{count}{_SCALARS[etype][1]}", self.data,
-                                                  self.pos))
-                    self.pos += size * count
-                    return out
-                self.pos += size * count
-                return count
-            if etype == _STRING:
-                for _ in range(count):
-                    self.string(keep=False)
-                return count
-            raise GGUFError(f"GGUF array of unsupported type {etype}")
         raise GGUFError(f"GGUF value of unknown type {vtype}")
+
+
+class HeaderParser:
+    """A GGUF header parsed from pieces as they arrive (HTTP Range steps), each byte once.
+
+    `feed()` parses as far as the bytes go and keeps only what it has not yet consumed; the next
+    `feed()` resumes at the first unfinished item (a key, one element of an array, a tensor), so
+    growing the range never re-parses the prefix, and memory stays at one piece plus what the
+    header keeps (counts, small arrays, names and sizes of tensors). `needed` is then a lower
+    bound of the file offset to fetch up to; `info` is set once the tensor table is read.
+    """
+
+    def __init__(self) -> None:
+        self.kv: dict[str, object] = {}
+        self.tensors: list[tuple[str, int]] = []
+        self.info: GGUFInfo | None = None
+        self.needed = 24
+        self.restarts = 0  # items begun in one piece and finished in the next (for the bench)
+        self._buf = bytearray()
+        self._base = 0  # file offset of _buf[0]
+        self._n_kv = self._n_tensors = -1
+        self._array: list | None = None  # [key, element type, remaining, kept values or None]
+
+    @property
+    def consumed(self) -> int:
+        """File offset up to which the header is parsed."""
+        return self._base
+
+    def feed(self, data: bytes | bytearray | memoryview) -> GGUFInfo | None:
+        """Parse what `data` adds; the GGUFInfo once the header is complete, else None.
+        GGUFError when the bytes are not a header quantpick can trust."""
+        if self.info is not None:
+            return self.info
+        self._buf += data
+        r = _Reader(self._buf, self._base)
+        try:
+            mark = self._run(r)
+        except NeedMore as more:
+            mark = r.mark
+            self.needed = more.needed
+            if mark < r.pos:
+                self.restarts += 1
+        finally:
+            r.data.release()  # the buffer cannot shrink while a view of it exists
+        del self._buf[:mark]  # what is parsed is never kept or read again
+        self._base += mark
+        return self.info
+
+    def _run(self, r: _Reader) -> int:
+        """Parse from the buffer's start; returns the offset in it of the end of the last whole
+        item. Sets r.mark at each item's end so NeedMore resumes there."""
+        if self._n_kv < 0:
+            if len(r.data) >= 4 and bytes(r.data[:4]) != b"GGUF":
+                raise GGUFError("not a GGUF file (bad magic)")
+            r.need(24)
+            r.pos = 4
+            version = r.unpack("<I")
+            if version not in (2, 3):
+                raise GGUFError(f"GGUF version {version} is not supported (2 and 3 are)")
+            n_tensors, n_kv = r.unpack("<Q"), r.unpack("<Q")
+            if n_tensors > MAX_TENSORS or n_kv > MAX_KV:
+                raise GGUFError(f"GGUF header claims {n_tensors} tensors and {n_kv} keys; "
+                                "not trusted")
+            self._n_tensors, self._n_kv = n_tensors, n_kv
+            r.mark = r.pos
+        kv = self.kv
+        while len(kv) < self._n_kv or self._array is not None:
+            if self._array is None:
+                key = r.string() or ""
+                if key in kv:
+                    raise GGUFError(f"GGUF key {key!r} appears twice; not trusted")
+                vtype = r.unpack("<I")
+                if vtype != _ARRAY:
+                    kv[key] = r.value(vtype, keep=True)
+                    r.mark = r.pos
+                    continue
+                etype, count = r.unpack("<I"), r.unpack("<Q")
+                if count > MAX_HEADER:
+                    raise GGUFError(f"GGUF array of {count} elements; not trusted")
+                if etype not in _SCALARS and etype != _STRING:
+                    raise GGUFError(f"GGUF array of unsupported type {etype}")
+                keep = key.endswith(_KEEP_ARRAY_SUFFIXES) and etype in _SCALARS
+                if etype in _SCALARS:
+                    # fails fast on lying counts, before any allocation or download
+                    size = struct.calcsize(_SCALARS[etype])
+                    if r.base + r.pos + size * count > MAX_HEADER:
+                        raise GGUFError(f"GGUF array of {count} elements; not trusted")
+                self._array = [key, etype, count, [] if keep else None, count]
+                r.mark = r.pos
+            wanted = self._array_elements(r)
+            key, _, left, kept, total = self._array
+            if left:
+                raise NeedMore(r.base + wanted)
+            kv[key] = kept if kept is not None else total  # unkept arrays: only their length
+            self._array = None
+            r.mark = r.pos
+        while len(self.tensors) < self._n_tensors:
+            name = r.string() or ""
+            n_dims = r.unpack("<I")
+            if n_dims > 8:
+                raise GGUFError(f"GGUF tensor {name!r} has {n_dims} dimensions; not trusted")
+            r.need(8 * n_dims + 12)
+            shape = list(struct.unpack_from(f"<{n_dims}Q", r.data, r.pos))
+            r.pos += 8 * n_dims
+            ttype = r.unpack("<I")
+            r.pos += 8  # offset
+            self.tensors.append((name, tensor_bytes(ttype, shape)))
+            r.mark = r.pos
+        self.info = _info(self.kv, self.tensors, r.base + r.pos)
+        return r.pos
+
+    def _array_elements(self, r: _Reader) -> int:
+        """Consume as many elements of the open array as the buffer holds (a tight loop: a
+        vocabulary is 256k strings, a hostile array millions). Returns the buffer offset the
+        next element needs to reach."""
+        _, etype, left, kept, _ = self._array  # type: ignore[misc]
+        data, pos, end = r.data, r.pos, len(r.data)
+        if etype == _STRING:
+            unpack = _U64.unpack_from
+            wanted = pos + 8
+            while left and pos + 8 <= end:
+                n = unpack(data, pos)[0]
+                if n > MAX_STRING:
+                    raise GGUFError(f"GGUF string of {n} bytes; not trusted")
+                if pos + 8 + n > end:
+                    wanted = pos + 8 + n
+                    break
+                pos += 8 + n
+                left -= 1
+            else:
+                wanted = pos + 8
+        else:
+            fmt = _SCALARS[etype]
+            size = struct.calcsize(fmt)
+            n = min(left, (end - pos) // size)
+            if kept is not None:
+                kept.extend(struct.unpack_from(f"<{n}{fmt[1]}", data, pos))
+            pos += n * size
+            left -= n
+            wanted = pos + size
+        if r.base + max(pos, wanted if left else pos) > MAX_HEADER:
+            raise GGUFError(f"GGUF header claims more than {MAX_HEADER // 2**20} MiB; not trusted")
+        r.pos = r.mark = pos
+        self._array[2] = left  # type: ignore[index]
+        return wanted
 
 
 def tensor_bytes(ggml_type: int, shape: list[int]) -> int:
@@ -159,39 +299,19 @@ def tensor_bytes(ggml_type: int, shape: list[int]) -> int:
     elements = 1
     for d in shape:
         elements *= d
+        if elements > MAX_ELEMENTS:
+            raise GGUFError(f"GGUF tensor of shape {shape} overflows ggml's element count; "
+                            "not trusted")
     return elements // block * size
 
 
-def parse_header(data: bytes | memoryview) -> GGUFInfo:
+def parse_header(data: bytes | bytearray | memoryview) -> GGUFInfo:
     """Parse a GGUF prefix. NeedMore when `data` is too short, GGUFError when it is not sane."""
-    r = _Reader(data)
-    if len(data) >= 4 and bytes(r.data[:4]) != b"GGUF":
-        raise GGUFError("not a GGUF file (bad magic)")
-    r.need(24)
-    r.pos = 4
-    version = r.unpack("<I")
-    if version not in (2, 3):
-        raise GGUFError(f"GGUF version {version} is not supported (2 and 3 are)")
-    n_tensors, n_kv = r.unpack("<Q"), r.unpack("<Q")
-    if n_tensors > MAX_COUNT or n_kv > MAX_COUNT:
-        raise GGUFError(f"GGUF header claims {n_tensors} tensors and {n_kv} keys; not trusted")
-    kv: dict[str, object] = {}
-    for _ in range(n_kv):
-        key = r.string() or ""
-        vtype = r.unpack("<I")
-        keep = vtype != _ARRAY or key.endswith(_KEEP_ARRAY_SUFFIXES)
-        kv[key] = r.value(vtype, keep)
-    tensors = []
-    for _ in range(n_tensors):
-        name = r.string() or ""
-        n_dims = r.unpack("<I")
-        if n_dims > 8:
-            raise GGUFError(f"GGUF tensor {name!r} has {n_dims} dimensions; not trusted")
-        shape = [r.unpack("<Q") for _ in range(n_dims)]
-        ttype = r.unpack("<I")
-        r.unpack("<Q")  # offset
-        tensors.append((name, tensor_bytes(ttype, shape)))
-    return _info(kv, tensors, r.pos)
+    parser = HeaderParser()
+    info = parser.feed(data)
+    if info is None:
+        raise NeedMore(parser.needed)
+    return info
 
 
 def _as_int(value, default: int = 0) -> int:

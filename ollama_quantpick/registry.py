@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterator
+from dataclasses import MISSING, asdict, dataclass, field, fields
 
 from ollama_quantpick import gguf, http
 from ollama_quantpick.errors import QuantpickError
@@ -22,6 +24,13 @@ PROJECTOR = "application/vnd.ollama.image.projector"
 FOREVER = float("inf")  # blobs are addressed by digest: they never change
 FIRST_RANGE = 512 * 1024
 RANGE_DEADLINE_S = 120
+# The largest blob any library model has is ~1.3 TB (deepseek-r1:671b-fp16); a layer claimed
+# beyond 16 TiB is a broken or hostile manifest, and its size would overflow float arithmetic.
+MAX_LAYER = 2**44
+
+
+class ManifestError(QuantpickError):
+    """A manifest that parses but cannot be true (no model layer, a negative or absurd size)."""
 
 
 @dataclass
@@ -73,8 +82,19 @@ def parse_manifest(text: str) -> Manifest:
         layers = [Layer(str(x["mediaType"]), str(x["digest"]), int(x["size"]))
                   for x in data.get("layers", [])]
         config = (data.get("config") or {}).get("digest")
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise QuantpickError(f"the registry sent a manifest quantpick cannot read ({exc})") from None
+    except (ValueError, KeyError, TypeError, AttributeError, OverflowError) as exc:
+        raise ManifestError(f"the registry sent a manifest quantpick cannot read ({exc})") from None
+    # A manifest that reads but cannot be true would make a 29 GB tag "fit" a 16 GB card (no
+    # layers: zero bytes) or worse; refused, the caller falls back to the page's size.
+    if not layers:
+        raise ManifestError("the registry sent a manifest with no layers")
+    if bad := next((x for x in layers if not 0 <= x.size <= MAX_LAYER), None):
+        from ollama_quantpick.sizes import shown
+
+        raise ManifestError(f"the registry sent a manifest with a layer of {shown(bad.size, 20)} "
+                            "bytes")
+    if not any(x.media_type == MODEL for x in layers):
+        raise ManifestError("the registry sent a manifest with no model layer")
     return Manifest(hashlib.sha256(text.encode("utf-8")).hexdigest(), config, layers)
 
 
@@ -85,7 +105,8 @@ def manifest(ref: ModelRef, tag: str) -> Manifest | None:
     if page.status == 404:
         return None
     if page.status != 200:
-        raise QuantpickError(f"{http.host_of(url)} answered HTTP {page.status} for {url}")
+        raise QuantpickError(f"{http.host_of(url)} answered HTTP {page.status} for "
+                             f"{http.redact(url)}")
     return parse_manifest(page.text)
 
 
@@ -102,60 +123,117 @@ def config_blob(ref: ModelRef, digest: str) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def _fetch_range(url: str, start: int, end: int) -> bytes:
-    """Bytes [start, end) of `url`. A server that ignores Range (200, whole body) is read from
-    the beginning, the first `start` bytes skipped, and cut off at `end`: never a multi-gigabyte
-    download."""
+def _iter_range(url: str, start: int, end: int) -> Iterator[bytes]:
+    """Bytes [start, end) of `url`, as they arrive. A server that ignores Range (200, whole body)
+    is read from the beginning, the first `start` bytes skipped, and cut off at `end`: never a
+    multi-gigabyte download."""
     import requests
 
     deadline = time.monotonic() + RANGE_DEADLINE_S
     try:
         with http.open_stream(url, {"Range": f"bytes={start}-{end - 1}"}, same_host=False) as r:
             if r.status_code not in (200, 206):
-                raise QuantpickError(f"{http.host_of(url)} answered HTTP {r.status_code} for {url}")
+                raise QuantpickError(f"{http.host_of(url)} answered HTTP {r.status_code} for "
+                                     f"{http.redact(url)}")
             skip = start if r.status_code == 200 else 0
             want = end - start
-            buf = bytearray()
             for chunk in http.iter_body(r, 256 * 1024):
                 if skip:
                     dropped = min(skip, len(chunk))
                     chunk, skip = chunk[dropped:], skip - dropped
-                buf += chunk
-                if len(buf) >= want:
-                    break
+                chunk = chunk[:want]
+                want -= len(chunk)
+                if chunk:
+                    yield chunk
+                if want <= 0:
+                    return
                 if time.monotonic() > deadline:
                     raise QuantpickError(f"reading the model header from {http.host_of(url)} "
                                          f"took over {RANGE_DEADLINE_S} s")
-            return bytes(buf[:want])
     except requests.RequestException:
         raise QuantpickError(f"cannot reach {http.host_of(url)} to read the model header") from None
+
+
+def _fetch_range(url: str, start: int, end: int) -> bytes:
+    """Bytes [start, end) of `url` (see _iter_range)."""
+    return b"".join(_iter_range(url, start, end))
+
+
+def read_header(url: str, what: str = "the model blob") -> gguf.GGUFInfo:
+    """The GGUF header at the start of `url`, read by Range steps that grow by doubling. Each
+    piece goes to the parser as it arrives and is parsed once (the parser resumes where it
+    stopped); the download stops as soon as the tensor table ends."""
+    parser = gguf.HeaderParser()
+    have, n = 0, FIRST_RANGE
+    while True:
+        for chunk in _iter_range(url, have, n):
+            have += len(chunk)
+            if parser.feed(chunk) is not None:
+                return parser.info  # type: ignore[return-value]
+        if have < n:
+            raise gguf.GGUFError(f"{what} ends inside its header")
+        n = min(max(parser.needed + 64 * 1024, n * 2), gguf.MAX_HEADER)
+        if n <= have:  # the parser wants more than MAX_HEADER: it has raised already
+            raise gguf.GGUFError(f"{what} has a header beyond {gguf.MAX_HEADER // 2**20} MiB")
+
+
+def _cached_info(data: object) -> gguf.GGUFInfo | None:
+    """A cached GGUFInfo, or None when the entry's fields are missing or of the wrong type
+    (valid JSON from another version or a bug): then the header is read again."""
+    import typing
+
+    if not isinstance(data, dict):
+        return None
+    hints = typing.get_type_hints(gguf.GGUFInfo)
+    out = {}
+    for f in fields(gguf.GGUFInfo):
+        if f.name not in data:
+            if f.default is MISSING and f.default_factory is MISSING:
+                return None
+            continue
+        if not _is_a(data[f.name], hints[f.name]):
+            return None
+        out[f.name] = data[f.name]
+    try:
+        return gguf.GGUFInfo(**out)
+    except (TypeError, ValueError):
+        return None
+
+
+def _is_a(value: object, hint: object) -> bool:
+    """`value` matches a simple type hint: int, float, str, bool, X | None, list[X]."""
+    import types
+    import typing
+
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_is_a(value, h) for h in typing.get_args(hint))
+    if origin is list:
+        (inner,) = typing.get_args(hint) or (object,)
+        return isinstance(value, list) and len(value) <= 1 << 16 and all(
+            _is_a(v, inner) for v in value)
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**63
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and \
+            math.isfinite(value)
+    if isinstance(hint, type):
+        return isinstance(value, hint)
+    return True  # a hint this checker does not know: trust the dataclass
 
 
 def gguf_info(ref: ModelRef, digest: str) -> gguf.GGUFInfo:
     """Architecture of the model blob `digest`, read from its header and cached by digest."""
     key = f"gguf-info|{digest}"
     cached = None if http.settings.refresh else http.read_cache(key)
-    if cached is not None:
-        try:
-            return gguf.GGUFInfo(**cached["info"])
-        except (KeyError, TypeError):
-            pass  # garbled: read the header again
+    if cached is not None and (info := _cached_info(cached.get("info"))) is not None:
+        return info  # a garbled or mistyped entry falls through: the header is read again
     if http.settings.offline:
         raise QuantpickError(f"the header of {digest[:19]} is not in the cache (--offline)")
-    url = f"{_base(ref)}/blobs/{digest}"
-    # Grow the prefix by doubling, fetching only the bytes not yet read: a 2.6 MB header costs
-    # 512 KiB + 512 KiB + 1 MiB + 2 MiB, not a fresh download per try.
-    data = bytearray()
-    n = FIRST_RANGE
-    while True:
-        more_bytes = _fetch_range(url, len(data), n)
-        data += more_bytes
-        try:
-            info = gguf.parse_header(data)
-            break
-        except gguf.NeedMore as more:
-            if len(data) < n:
-                raise gguf.GGUFError(f"the model blob {digest[:19]} ends inside its header") from None
-            n = min(max(more.needed + 64 * 1024, n * 2), gguf.MAX_HEADER)
+    info = read_header(f"{_base(ref)}/blobs/{digest}", f"the model blob {digest[:19]}")
     http.write_cache(key, {"fetched_at": time.time(), "info": asdict(info)})
     return info
