@@ -1,0 +1,453 @@
+"""Hardening, round two: numbers, hosts and URLs, hostile servers and registries, secrets.
+
+Every case is driven the way a user's machine meets it: through the CLI (one line on stderr, the
+README's exit code, no traceback), a real subprocess or a hostile server on loopback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import struct
+import sys
+import time
+import tracemalloc
+
+import pytest
+
+import world
+from ollama_quantpick import gguf, hardware, http, library, registry
+from ollama_quantpick.tagname import parse_model_ref
+
+BUDGET = ["--vram", "24GB", "--ram", "64GB"]
+
+
+def one_line_error(result, code: int, needle: str) -> None:
+    assert result.exit_code == code, (result.exit_code, result.stderr)
+    assert needle in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+# ---- sizes and numbers --------------------------------------------------------------------------
+
+NUMBERS = [
+    ({}, ["pick", "phi4", "--vram", "9" * 400, "--ram", "64GB"], "is beyond any machine's memory"),
+    ({}, ["pick", "phi4", "--vram", "24GB", "--ram", "1" + "0" * 30 + "GB"], "beyond any machine"),
+    ({}, ["pick", "phi4", "--vram", "²GB", "--ram", "64GB"], "'²GB' is not a size"),
+    ({"OLLAMA_NUM_PARALLEL": "²"}, ["pick", "phi4", *BUDGET], "OLLAMA_NUM_PARALLEL='²' is not"),
+    ({"OLLAMA_NUM_PARALLEL": "9" * 400}, ["pick", "phi4", *BUDGET], "OLLAMA_NUM_PARALLEL="),
+    ({"OLLAMA_GPU_OVERHEAD": "²"}, ["pick", "phi4", *BUDGET], "OLLAMA_GPU_OVERHEAD='²' is not"),
+    ({"OLLAMA_GPU_OVERHEAD": "1e9"}, ["hw"], "OLLAMA_GPU_OVERHEAD='1e9' is not"),
+    ({}, ["pick", "phi4", *BUDGET, "--min-speed", "nan"], "'nan' is not a number >= 0"),
+    ({}, ["pick", "phi4", *BUDGET, "--min-speed", "inf"], "'inf' is not a number >= 0"),
+    ({}, ["tags", "phi4", *BUDGET, "--min-speed", "-1"], "'-1' is not a number >= 0"),
+    ({}, ["pick", "phi4", *BUDGET, "--ctx", "9" * 400], "--ctx"),
+    ({}, ["fit", "phi4:14b-q8_0", *BUDGET, "--ctx", "9" * 400], "--ctx"),
+    ({}, ["config", "set", "defaults.ctx", "²"], "'defaults.ctx' = '²'; expected a positive"),
+    ({}, ["config", "set", "defaults.ctx", "9" * 400], "'defaults.ctx' = '99999"),
+    ({}, ["config", "set", "defaults.min_tokens_per_s", "nan"], "expected a number >= 0"),
+    ({}, ["config", "set", "defaults.min_tokens_per_s", "1.5e400"], "expected a number >= 0"),
+    ({}, ["config", "set", "budget.vram", "9" * 400], "expected a size"),
+]
+
+
+@pytest.mark.parametrize("env,args,needle", NUMBERS, ids=lambda x: str(x)[:30])
+def test_numbers_beyond_reason_are_one_line_exit_2(site, run, monkeypatch, env, args, needle):
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    one_line_error(run(*args), 2, needle)
+
+
+@pytest.mark.parametrize("toml", ["min_tokens_per_s = nan", "min_tokens_per_s = inf",
+                                  "ctx = 99999999999999999"])
+def test_config_file_with_nan_or_huge_numbers_is_refused(site, run, tmp_path, toml):
+    (tmp_path / "config.toml").write_text(f"[defaults]\n{toml}\n")
+    one_line_error(run("pick", "phi4", *BUDGET), 2, "expected")
+
+
+def test_min_speed_nan_no_longer_turns_the_filter_off(site, run):
+    """Before: nan compared false with every speed, so nothing was ever "too slow"."""
+    slow = run("pick", "llama3.3", "--gpu", "none", "--ram", "64GB", "--min-speed", "5")
+    assert slow.exit_code == 3
+    one_line_error(run("pick", "llama3.3", "--gpu", "none", "--ram", "64GB", "--min-speed", "nan"),
+                   2, "nan")
+
+
+def _fake_tool(tmp_path, monkeypatch, name: str, stdout: bytes) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / "out").write_bytes(stdout)
+    tool = bin_dir / name
+    tool.write_text(f"#!/bin/sh\ncat '{bin_dir / 'out'}'\n")
+    tool.chmod(tool.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setattr(hardware.Probe, "load_nvml", lambda self: None)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a shell script plays nvidia-smi")
+def test_nvidia_smi_printing_latin1_is_a_note(tmp_path, monkeypatch):
+    _fake_tool(tmp_path, monkeypatch, "nvidia-smi",
+               b"0, NVIDIA GeForce RTX 4090 \xe9dition, 24564, 1, 24000, GPU-a\n")
+    notes: list[str] = []
+    gpus = hardware.nvidia(hardware.Probe(env={}), notes)
+    assert [g.vram_bytes for g in gpus] == [24564 * hardware.MiB]
+    assert any("not UTF-8" in n for n in notes)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a shell script plays nvidia-smi")
+@pytest.mark.parametrize("line", [b"0, RTX, inf, 0, inf, GPU-a", b"0, RTX, nan, 0, nan, GPU-a",
+                                  b"0, RTX, 1e400, 0, 1e400, GPU-a", b"\xb2, RTX, 8, 0, 8, GPU-a",
+                                  b"0, RTX, -5, 0, -5, GPU-a"])
+def test_nvidia_smi_printing_inf_is_a_note(tmp_path, monkeypatch, line):
+    _fake_tool(tmp_path, monkeypatch, "nvidia-smi", line + b"\n")
+    hw = hardware.detect(hardware.Probe(env={}))
+    assert hw.gpus == []
+    assert any("cannot read" in n for n in hw.notes)
+
+
+def test_proc_meminfo_with_odd_digits_is_skipped():
+    probe = hardware.Probe(run=lambda argv: None, env={},
+                           read={"/proc/meminfo": "MemTotal: ² kB\nMemAvailable: 1024 kB\n"}.get)
+    assert hardware.system_ram(probe) == (None, 1024 * 1024)
+
+
+# ---- hosts, URLs and names ----------------------------------------------------------------------
+
+HOSTS = ["127.0.0.1:notaport", "127.0.0.1:99999", "http://[::1", "http://user:s3cr3t@h:99999"]
+
+
+@pytest.mark.parametrize("host", HOSTS)
+def test_bad_ollama_host_is_exit_2(site, run, monkeypatch, host):
+    monkeypatch.setenv("OLLAMA_HOST", host)
+    result = run("pull", "phi4", *BUDGET, "--yes")
+    one_line_error(result, 2, "OLLAMA_HOST '")
+    assert "s3cr3t" not in result.stderr
+
+
+@pytest.mark.parametrize("var", ["QUANTPICK_LIBRARY_URL", "QUANTPICK_REGISTRY_URL"])
+@pytest.mark.parametrize("url", ["http://[::1", "http://h:notaport", "ftp://h", "https://",
+                                 "https://u:s3cr3t@h:99999"])
+def test_bad_service_url_is_exit_2(site, run, monkeypatch, var, url):
+    monkeypatch.setenv(var, url)
+    result = run("pick", "phi4", *BUDGET)
+    one_line_error(result, 2, f"{var}=")
+    assert "s3cr3t" not in result.stderr
+
+
+@pytest.mark.parametrize("name", ["user\n/model", "user\t/model", "phi4:14b\n-q8_0", "phi\x1b[31m4"])
+def test_model_name_with_control_characters_is_one_line_exit_2(site, run, name):
+    result = run("pick", name, *BUDGET)
+    one_line_error(result, 2, "is not a valid Ollama model name")
+    assert "\x1b" not in result.stderr
+
+
+@pytest.fixture
+def daemon(httpserver, monkeypatch):
+    """A server where Ollama should be; each test says how it answers."""
+    monkeypatch.setenv("OLLAMA_HOST", httpserver.url_for("/").rstrip("/"))
+    return httpserver
+
+
+def test_ollama_host_answering_html_is_exit_1(site, run, daemon):
+    page = "<html><body><h1>Welcome to nginx!</h1></body></html>"
+    daemon.expect_request("/api/tags").respond_with_data(page, content_type="text/html")
+    one_line_error(run("pull", "phi4", *BUDGET, "--yes"), 1,
+                   "answered, but not as Ollama's API does")
+
+
+def test_ollama_host_answering_html_404_is_exit_1(site, run, daemon):
+    daemon.expect_request("/api/tags").respond_with_data(
+        "<html><body>\n<h1>Not Found</h1>\n</body></html>", status=404, content_type="text/html")
+    one_line_error(run("pull", "phi4", *BUDGET, "--yes"), 1, "not as Ollama's API does")
+
+
+def test_pull_stream_that_is_not_json_is_exit_1(site, run, daemon, monkeypatch, tmp_path):
+    import shutil
+    from collections import namedtuple
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda _p: usage(2 * 10**12, 10**12, 10**12))
+    monkeypatch.setenv("OLLAMA_MODELS", str(tmp_path / "models"))
+    daemon.expect_request("/api/tags").respond_with_json({"models": []})
+    daemon.expect_request("/api/pull", method="POST").respond_with_data(
+        '{"status": "pulling manifest"}\n<html>502 Bad Gateway</html>\n',
+        content_type="application/x-ndjson")
+    result = run("pull", "phi4", *BUDGET, "--yes")
+    assert result.exit_code == 1 and "Traceback" not in result.stderr
+    assert "not as Ollama's API does" in result.stderr.strip().splitlines()[-1]
+
+
+def test_ollama_error_with_newlines_and_escapes_stays_one_line(site, run, daemon):
+    daemon.expect_request("/api/tags").respond_with_json(
+        {"error": "boom\nsecond line\x1b[2J"}, status=500)
+    result = run("pull", "phi4", *BUDGET, "--yes")
+    one_line_error(result, 1, "boom\\nsecond line")
+    assert "\x1b" not in result.stderr
+
+
+# ---- registry sanity: no silent wrong answer ----------------------------------------------------
+
+def _serve_manifest(monkeypatch, tag: str, text: str) -> None:
+    real = world.respond
+
+    def respond(url, headers, served, lib=world.LIB, reg=world.REG):
+        if url.endswith(f"/v2/library/phi4/manifests/{tag}"):
+            served.calls.append(url)
+            return 200, {"Content-Type": registry.MANIFEST_ACCEPT}, text
+        return real(url, headers, served, lib, reg)
+    monkeypatch.setattr(world, "respond", respond)
+
+
+def _fp16_manifest(**change) -> str:
+    data = json.loads(world.find("phi4", "14b-fp16").manifest_text)
+    data.update(change)
+    return json.dumps(data)
+
+
+def _with_layer_size(size) -> str:
+    data = json.loads(world.find("phi4", "14b-fp16").manifest_text)
+    data["layers"][0]["size"] = size
+    return json.dumps(data).replace('"__SIZE__"', str(size)) if isinstance(size, str) else \
+        json.dumps(data)
+
+
+BAD_MANIFESTS = {
+    "no layers": (_fp16_manifest(layers=[]), "a manifest with no layers"),
+    "negative size": (_with_layer_size(-29_000_000_000),
+                      "a manifest with a layer of -29000000000 bytes"),
+    "size past float": (_with_layer_size(10**400), "a manifest with a layer of 1000000000"),
+    "size 1e400": (_with_layer_size(1.5).replace("1.5", "1e400"), "cannot read"),
+    "no model layer": (_fp16_manifest(layers=json.loads(_fp16_manifest())["layers"][1:]),
+                       "a manifest with no model layer"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_MANIFESTS)
+def test_insane_manifest_falls_back_to_the_page_size_marked_estimated(site, run, monkeypatch,
+                                                                      case):
+    """Before: a manifest without layers made phi4's 29 GB fp16 'run fully on the GPU' of a
+    16 GB card (zero bytes of weights)."""
+    text, why = BAD_MANIFESTS[case]
+    _serve_manifest(monkeypatch, "14b-fp16", text)
+    result = run("tags", "phi4", "--vram", "16GB", "--ram", "64GB", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert f"warning: phi4:14b-fp16: the registry sent {why}" in result.stderr \
+        or (why == "cannot read" and "manifest quantpick cannot read" in result.stderr)
+    assert "its size is the page's (estimated)" in result.stderr
+    fp16 = next(r for r in json.loads(result.stdout) if r["tag"] == "14b-fp16")
+    assert fp16["download_bytes"] == 29_000_000_000  # the page's "29GB"
+    assert fp16["estimate"]["placement"] != "gpu"
+    assert fp16["estimate"]["source"] == "fallback"
+    other = next(r for r in json.loads(result.stdout) if r["tag"] == "14b-q8_0")
+    assert other["estimate"]["source"] == "header"  # the sane manifests are still used
+
+
+def _gguf(kv: list[tuple[str, int, bytes]], tensors: list[tuple[str, list[int], int]]) -> bytes:
+    """A GGUF v3 header written by hand (the gguf package refuses to write hostile ones)."""
+    out = [b"GGUF", struct.pack("<IQQ", 3, len(tensors), len(kv))]
+    for key, vtype, payload in kv:
+        k = key.encode()
+        out += [struct.pack("<Q", len(k)), k, struct.pack("<I", vtype), payload]
+    for name, shape, ttype in tensors:
+        n = name.encode()
+        out += [struct.pack("<Q", len(n)), n, struct.pack("<I", len(shape)),
+                struct.pack(f"<{len(shape)}Q", *shape), struct.pack("<IQ", ttype, 0)]
+    return b"".join(out)
+
+
+def _s(text: str) -> bytes:
+    return struct.pack("<Q", len(text.encode())) + text.encode()
+
+
+LLAMA_KV = [("general.architecture", 8, _s("llama")), ("llama.block_count", 4, struct.pack("<I", 2)),
+            ("llama.embedding_length", 4, struct.pack("<I", 4096)),
+            ("llama.attention.head_count", 4, struct.pack("<I", 32))]
+
+
+@pytest.mark.parametrize("shape", [[2**32, 2**32, 2**32], [2**63, 2], [2**64 - 1, 2**64 - 1]])
+def test_tensor_dims_that_overflow_are_refused(shape):
+    with pytest.raises(gguf.GGUFError, match="overflows"):
+        gguf.parse_header(_gguf(LLAMA_KV, [("blk.0.attn_q.weight", shape, 1)]))
+
+
+def test_header_whose_tensors_outgrow_the_blob_falls_back_with_a_warning(site, run, monkeypatch):
+    """A header listing more tensor bytes than the blob holds is a lie: not used for the fit."""
+    a = world.find("phi4", "14b-fp16")
+    big = _gguf(LLAMA_KV, [("blk.0.attn_q.weight", [2**20, 2**20, 2**10], 1)])  # 2 TiB of f16
+    real = world.respond
+
+    def respond(url, headers, served, lib=world.LIB, reg=world.REG):
+        if url.endswith(a.blob_digest):
+            return 206, {}, big
+        return real(url, headers, served, lib, reg)
+    monkeypatch.setattr(world, "respond", respond)
+    result = run("fit", "phi4:14b-fp16", "--vram", "16GB", "--ram", "64GB", "--json")
+    assert result.exit_code in (0, 3), result.stderr
+    assert "bytes of tensors in a" in result.stderr and "not trusted" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_page_sizes_beyond_float_range_are_ignored(site):
+    page = (world.FIXTURES / "library" / "phi4.tags.html").read_text()
+    huge = page.replace("29GB", "9" * 400 + "GB").replace("16K", "9" * 400 + "K")
+    site.tags_html["phi4"] = huge
+    tags, _ = library.fetch_tags(parse_model_ref("phi4"))
+    fp16 = next(t for t in tags if t.tag == "14b-fp16")
+    assert fp16.size_bytes is None and fp16.context is None
+    assert library.parse_page_size("1" + "0" * 30 + "GB") is None
+
+
+# ---- cache entries of the wrong types -----------------------------------------------------------
+
+WRONG = [{"fetched_at": "yesterday", "status": 200, "text": "x"},
+         {"fetched_at": float("nan"), "status": 200, "text": "x"},
+         {"fetched_at": time.time(), "status": "200", "text": "x"},
+         {"fetched_at": time.time(), "status": True, "text": "x"},
+         {"fetched_at": time.time(), "status": 200, "text": ["<html>"]},
+         {"fetched_at": time.time(), "status": 99999, "text": "x"},
+         ["a", "list"]]
+
+
+@pytest.mark.parametrize("entry", WRONG, ids=lambda e: str(e)[:40])
+def test_cache_entry_of_wrong_types_is_refetched(site, entry):
+    url = library.tags_url(parse_model_ref("phi4"))
+    key = http.redact(url) + "|{}"
+    path = http._cache_path(key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(entry))
+    tags, page = library.fetch_tags(parse_model_ref("phi4"))
+    assert not page.from_cache and len(tags) == 5
+    assert json.loads(path.read_text())["status"] == 200  # rewritten with the fresh page
+
+
+@pytest.mark.parametrize("info", [{"block_count": "40"}, {"layer_bytes": "lots"},
+                                  {"head_count_kv": [1, "x"]}, {"context_length": 1e400},
+                                  {"architecture": None}, {"pooling": 1}])
+def test_gguf_cache_entry_of_wrong_types_is_reread(site, info):
+    a = world.find("phi4", "latest")
+    first = registry.gguf_info(parse_model_ref("phi4"), a.blob_digest)
+    key = f"gguf-info|{a.blob_digest}"
+    entry = json.loads(http._cache_path(key).read_text())
+    entry["info"].update(info)
+    http._cache_path(key).write_text(json.dumps(entry))
+    site.ranges.clear()
+    assert registry.gguf_info(parse_model_ref("phi4"), a.blob_digest) == first
+    assert site.ranges  # read from the registry again, not from the mistyped entry
+
+
+# ---- secrets ------------------------------------------------------------------------------------
+
+def test_credentials_in_urls_never_reach_messages_or_cache_names(httpserver, run, monkeypatch,
+                                                                 tmp_path):
+    base, served = world.serve_http(httpserver)
+    secret = "pa55w0rd-xyz"
+    authed = base.replace("http://", f"http://quant:{secret}@")
+    monkeypatch.setenv("QUANTPICK_LIBRARY_URL", authed)
+    monkeypatch.setenv("QUANTPICK_REGISTRY_URL", authed)
+    monkeypatch.setenv("OLLAMA_HOST", f"http://ollama:{secret}@127.0.0.1:9")
+    outputs = []
+    for args in (["pick", "phi4", *BUDGET], ["pick", "nosuchmodel", *BUDGET],
+                 ["pull", "phi4", *BUDGET, "--yes"], ["-v", "pull", "phi4", *BUDGET, "--yes"],
+                 ["tags", "phi4", *BUDGET, "--json"]):
+        result = run(*args)
+        outputs.append(result.stdout + result.stderr)
+    served.tags_html["phi4"] = "<html><body>changed layout</body></html>"
+    result = run("tags", "phi4", *BUDGET, "--refresh")
+    outputs.append(result.stderr)
+    assert "layout was not understood" in result.stderr and "***@" in result.stderr
+    assert all(secret not in out for out in outputs), [o for o in outputs if secret in o]
+    assert "cannot reach Ollama at http://127.0.0.1:9" in outputs[2]
+    cache = tmp_path / "cache"
+    files = [p for p in cache.rglob("*") if p.is_file()]
+    assert files
+    for p in files:
+        assert secret not in str(p) and secret not in p.read_text(errors="replace")
+    # the secret was sent, as HTTP basic auth, to the server it belongs to
+    assert any(r.authorization and r.authorization.password == secret
+               for r, _ in httpserver.log)
+
+
+def test_redirect_location_with_a_token_is_not_shown():
+    import responses
+
+    with responses.RequestsMock() as rsps:
+        rsps.get(f"{world.REG}/v2/library/phi4/blobs/sha256:{'c' * 64}", status=307,
+                 headers={"Location": "http://user:tok@storage.example/blob?X-Amz-Signature=abc"})
+        with pytest.raises(http.QuantpickError) as err:
+            registry.gguf_info(parse_model_ref("phi4"), "sha256:" + "c" * 64)
+    assert "tok" not in str(err.value) and "abc" not in str(err.value)
+
+
+# ---- GGUF headers: bounded and resumable --------------------------------------------------------
+
+def test_millions_of_keys_are_refused_at_once():
+    """A header claiming 3 million keys (real ones hold ~50) is refused before any is read."""
+    n = 3_000_000
+    entry = _s("k") + struct.pack("<IB", 0, 1)
+    data = b"GGUF" + struct.pack("<IQQ", 3, 0, n) + entry * 1000
+    tracemalloc.start()
+    started = time.monotonic()
+    with pytest.raises(gguf.GGUFError, match="3000000 keys; not trusted"):
+        gguf.parse_header(data)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert time.monotonic() - started < 1 and peak < 10 * 2**20
+
+
+def _wide_header(n_keys: int, vocab: int) -> bytes:
+    """`n_keys` distinct small keys (the most a header may claim) and a `vocab`-string array."""
+    keys = [(f"x.{i:06d}", 4, struct.pack("<I", i)) for i in range(n_keys)]
+    tokens = ("tokenizer.ggml.tokens", 9,
+              struct.pack("<IQ", 8, vocab) + b"".join(_s(f"t{i}") for i in range(vocab)))
+    return _gguf([*LLAMA_KV, tokens, *keys], [("blk.0.attn_q.weight", [4096, 4096], 1),
+                                              ("blk.1.attn_q.weight", [4096, 4096], 1)])
+
+
+def test_big_header_parses_in_pieces_once_within_bounds():
+    data = _wide_header(gguf.MAX_KV - len(LLAMA_KV) - 1, 1_000_000)
+    whole_started = time.perf_counter()
+    whole = gguf.parse_header(data)
+    whole_s = time.perf_counter() - whole_started
+
+    def in_pieces(step: int = 64 * 1024) -> gguf.HeaderParser:
+        parser = gguf.HeaderParser()
+        for i in range(0, len(data), step):
+            if parser.feed(data[i:i + step]) is not None:
+                break
+        return parser
+
+    started = time.perf_counter()
+    parser = in_pieces()
+    pieces_s = time.perf_counter() - started
+    tracemalloc.start()  # apart from the timing: tracing slows allocation-heavy code ~20x
+    in_pieces()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert parser.info == whole and whole.vocab_size == 1_000_000
+    assert parser.consumed == len(data)
+    # Each piece resumes where the last stopped: at most one item per piece is begun twice, and
+    # feeding ~200 pieces costs about one pass, not the sum of every prefix.
+    assert parser.restarts <= len(data) // (64 * 1024) + 1
+    assert pieces_s < 5 and pieces_s < 3 * whole_s + 0.5, (pieces_s, whole_s)
+    assert peak < 100 * 2**20
+
+
+def test_registry_reads_a_header_in_range_steps_without_reparsing(site, monkeypatch):
+    """The range reader feeds the parser as bytes arrive and stops when the table ends."""
+    a = world.find("phi4", "latest")
+    fed = []
+    real_feed = gguf.HeaderParser.feed
+
+    def feed(self, data):
+        fed.append(len(data))
+        return real_feed(self, data)
+    monkeypatch.setattr(gguf.HeaderParser, "feed", feed)
+    monkeypatch.setattr(registry, "FIRST_RANGE", 64 * 1024)
+    info = registry.gguf_info(parse_model_ref("phi4"), a.blob_digest)
+    header = world.gguf_header("phi4", "14b", "q4_K_M")
+    assert info.header_bytes == len(header)
+    assert sum(fed) < len(header) + 256 * 1024  # every byte fed once, nothing re-read
+    assert len(site.ranges) >= 3  # it did take several Range steps
