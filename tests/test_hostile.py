@@ -237,11 +237,12 @@ def test_insane_manifest_falls_back_to_the_page_size_marked_estimated(site, run,
     assert f"warning: phi4:14b-fp16: the registry sent {why}" in result.stderr \
         or (why == "cannot read" and "manifest quantpick cannot read" in result.stderr)
     assert "its size is the page's (estimated)" in result.stderr
-    fp16 = next(r for r in json.loads(result.stdout) if r["tag"] == "14b-fp16")
+    rows = json.loads(result.stdout)["rows"]
+    fp16 = next(r for r in rows if r["tag"] == "14b-fp16")
     assert fp16["download_bytes"] == 29_000_000_000  # the page's "29GB"
     assert fp16["estimate"]["placement"] != "gpu"
     assert fp16["estimate"]["source"] == "fallback"
-    other = next(r for r in json.loads(result.stdout) if r["tag"] == "14b-q8_0")
+    other = next(r for r in rows if r["tag"] == "14b-q8_0")
     assert other["estimate"]["source"] == "header"  # the sane manifests are still used
 
 
