@@ -37,6 +37,22 @@ def _tasks() -> tuple[str, ...]:
     return tuple(tasks())
 
 
+def _gpu(v) -> str | None:
+    """auto, none, or a GPU name that data/gpus.toml knows (as --gpu)."""
+    from ollama_quantpick.errors import InputError
+    from ollama_quantpick.hardware import lookup_gpu
+
+    if isinstance(v, str):
+        if v in GPU:
+            return None
+        try:
+            lookup_gpu(v)
+            return None
+        except InputError:
+            pass
+    return "auto, none or a GPU name such as 'RTX 4090' or '2x RTX 3090'"
+
+
 def _choice(values):
     def check(v):
         vals = values() if callable(values) else values
@@ -88,7 +104,7 @@ SCHEMA = {
     "defaults": {"task": _choice(_tasks), "ctx": _int_pos, "prefer": _choice(PREFER),
                  "kv_cache": _choice(KV_CACHE), "min_tokens_per_s": _number,
                  "cache_ttl": _int_pos},
-    "budget": {"vram": _size, "ram": _size, "gpu": _choice(GPU)},
+    "budget": {"vram": _size, "ram": _size, "gpu": _gpu},
     "ollama": {"host": _text, "version": _release},
 }
 MODEL_KEYS = {"name": _text, "task": _choice(_tasks), "ctx": _int_pos, "prefer": _choice(PREFER),
@@ -364,7 +380,7 @@ prefer = "balanced"       # quality, balanced, speed
 # [budget]                # override what `quantpick hw` detects
 # vram = "24GB"
 # ram = "64GB"
-# gpu = "auto"            # "none" plans for the CPU alone
+# gpu = "auto"            # "none" plans for the CPU alone; or a card: "RTX 4090", "2x RTX 3090"
 
 # [ollama]
 # host = "http://127.0.0.1:11434"

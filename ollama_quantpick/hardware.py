@@ -96,27 +96,109 @@ class Probe:
             return None
 
 
+def _matches(entry: dict, name: str) -> bool:
+    return all(re.search(rf"(?<![\w]){re.escape(w)}(?![\w])", name, re.IGNORECASE)
+               for w in entry["match"])
+
+
 def bandwidth_for(name: str) -> float | None:
     """Peak memory bandwidth (GB/s) from data/gpus.toml, or None when the card is unknown."""
-    for entry in _gpu_table():
-        if all(re.search(rf"(?<![\w]){re.escape(w)}(?![\w])", name, re.IGNORECASE)
-               for w in entry["match"]):
-            return float(entry["gbps"])
-    return None
+    entry = next((e for e in _gpu_table()["gpu"] if _matches(e, name)), None)
+    return float(entry["gbps"]) if entry else None
 
 
-_TABLE: list[dict] | None = None
+_TABLE: dict | None = None
 
 
-def _gpu_table() -> list[dict]:
+def _gpu_table() -> dict:
     global _TABLE
     if _TABLE is None:
         from importlib.resources import files
 
         from ollama_quantpick.tomlcompat import tomllib
 
-        _TABLE = tomllib.loads(files("ollama_quantpick").joinpath("data/gpus.toml").read_text())["gpu"]
+        _TABLE = tomllib.loads(files("ollama_quantpick").joinpath("data/gpus.toml").read_text())
     return _TABLE
+
+
+def gpu_names() -> list[str]:
+    """The names `--gpu NAME` accepts (data/gpus.toml)."""
+    return [e["name"] for e in _gpu_table()["gpu"]]
+
+
+def _normal(text: str) -> str:
+    text = re.sub(r"^(nvidia|geforce|amd|radeon|apple)\s+", "", text.strip(), flags=re.IGNORECASE)
+    text = re.sub(r"^(geforce|radeon)\s+", "", text, flags=re.IGNORECASE)
+    return " ".join(text.split()).lower()
+
+
+def lookup_gpu(value: str) -> tuple[int, dict]:
+    """`"RTX 4090"`, `"2x RTX 3090"`, `"Apple M3 Max"` → (count, gpus.toml entry). InputError with
+    the closest names when the card is unknown or the count is not a positive number."""
+    import difflib
+
+    count = 1
+    if m := re.match(r"^\s*(\d+)\s*[x×*]\s*(.+)$", value, re.IGNORECASE):
+        count, value = int(m.group(1)), m.group(2)
+        if not 1 <= count <= 16:
+            raise InputError(f"--gpu '{m.group(0).strip()}': the count must be 1 to 16, e.g. "
+                             f"'2x {value.strip()}'")
+    want = _normal(value)
+    table = _gpu_table()["gpu"]
+    entry = next((e for e in table if _normal(e["name"]) == want), None)
+    if entry is None and want:
+        # the words given, all in the name ("4090" → RTX 4090); the shortest such name wins
+        words = set(want.split())
+        found = sorted((e for e in table if words <= set(_normal(e["name"]).split())),
+                       key=lambda e: len(e["name"].split()))
+        if found and (len(found) == 1 or len(found[0]["name"].split()) < len(found[1]["name"].split())):
+            entry = found[0]
+    if entry is None:
+        names = {n.lower(): n for n in gpu_names()}
+        close = difflib.get_close_matches(want, list(names), n=4, cutoff=0.5)
+        hint = ", ".join(names[c] for c in close) or ", ".join(list(names.values())[:8]) + ", …"
+        raise InputError(f"--gpu: no GPU named '{value.strip()}' in quantpick's table; closest: "
+                         f"{hint} (or auto, none; or give --vram)")
+    if entry.get("vendor") == "apple" and count != 1:
+        raise InputError(f"--gpu: an Apple chip is one GPU, not {count}")
+    return count, entry
+
+
+def apple_share(ram: int) -> float:
+    """recommendedMaxWorkingSetSize / RAM as measured (data/gpus.toml [[apple_share]])."""
+    rows = sorted(_gpu_table()["apple_share"], key=lambda r: r["from_gib"])
+    # thresholds are Apple's sizes (128 GB = 128 GiB); --ram 128GB means the same machine
+    return [r for r in rows if ram >= r["from_gib"] * 1e9 * 0.98][-1]["share"]
+
+
+def named_hardware(value: str, ram: int | None, fallback_ram: int | None) -> Hardware:
+    """The hardware `--gpu NAME` describes: that many idle cards of that model, or that Apple chip
+    with `ram` (else its base configuration) of unified memory. Non-Apple machines keep
+    `fallback_ram` (this machine's RAM) unless `ram` is given."""
+    count, entry = lookup_gpu(value)
+    vendor = entry.get("vendor", "nvidia")
+    if vendor == "apple":
+        total = ram if ram is not None else int(entry["ram_gib"] * GiB)
+        share = int(total * apple_share(total))
+        note = f"planning for {entry['name']} with {total / 1e9:.0f} GB unified memory"
+        if ram is None:
+            note += " (its base configuration; pass --ram for another)"
+        return Hardware([GPU("apple", f"Apple {entry['name']}", share, share, float(entry["gbps"]),
+                             "metal", 0)], total, total, [note])
+    library = "rocm" if vendor == "amd" else "cuda"
+    vram = int(entry["vram_gib"] * GiB)
+    gpus = [GPU(vendor, entry["name"], vram, vram, float(entry["gbps"]), library, i)
+            for i in range(count)]
+    what = f"{count}x {entry['name']} ({entry['vram_gib']} GiB each" if count > 1 else \
+        f"{entry['name']} ({entry['vram_gib']} GiB"
+    ram = ram if ram is not None else fallback_ram
+    return Hardware(gpus, ram, ram, [f"planning for {what}, assumed idle)"])
+
+
+def gpu_label(value: str) -> str:
+    """The canonical spelling of a --gpu NAME: '2x RTX 3090'."""
+    count, entry = lookup_gpu(value)
+    return f"{count}x {entry['name']}" if count > 1 else entry["name"]
 
 
 def _visible(env: Mapping[str, str], var: str, index: int, uuid: str = "") -> bool:
@@ -235,11 +317,11 @@ def amd(probe: Probe, notes: list[str]) -> list[GPU]:
 def metal_share(ram: int) -> int:
     """The share of unified memory Metal lets the GPU use: recommendedMaxWorkingSetSize.
 
-    Apple does not document the formula; the observed rule (llama.cpp and Ollama issue threads,
-    e.g. ggml-org/llama.cpp discussion #2182 "Metal recommendedMaxWorkingSetSize") is about 2/3
-    of RAM on machines up to 36 GB and 3/4 above. `iogpu.wired_limit_mb` overrides it.
+    Apple does not document the formula; data/gpus.toml [[apple_share]] holds the values llama.cpp
+    and Ollama logs print (2/3 up to 36 GB, 3/4 at 64-96 GB, 0.84 at 128 GB on macOS 26).
+    `iogpu.wired_limit_mb` overrides it.
     """
-    return ram * 2 // 3 if ram <= 36 * GiB else ram * 3 // 4
+    return int(ram * apple_share(ram))
 
 
 def apple(probe: Probe, notes: list[str]) -> tuple[list[GPU], int | None]:
@@ -349,6 +431,11 @@ def make_budget(hw: Hardware, *, vram: int | None = None, ram: int | None = None
     """The budget: flags (or config) over detection. `gpu="none"` plans for the CPU alone."""
     env = os.environ if env is None else env
     overhead = gpu_overhead(env)
+    named = gpu not in ("auto", "none")
+    if named:
+        hw = named_hardware(gpu, ram, hw.ram_available_bytes)
+        if hw.gpus[0].vendor == "apple":
+            ram = None  # unified: what the GPU does not take is left for the CPU (below)
     gpus = [] if gpu == "none" else hw.gpus
     library = gpus[0].library if gpus else "cpu"
     bandwidth = min((g.bandwidth_gbps for g in gpus if g.bandwidth_gbps), default=None)
@@ -362,14 +449,15 @@ def make_budget(hw: Hardware, *, vram: int | None = None, ram: int | None = None
             library = "cpu"
     else:
         free = [max(0, g.free_bytes - overhead) for g in gpus]
-        source["vram"] = "detected"
+        source["vram"] = f"--gpu {gpu_label(gpu)}" if named else "detected"
     if ram is not None:
         ram_bytes, source["ram"] = ram, ram_source
     else:
         ram_bytes = hw.ram_available_bytes or 0
+        source["ram"] = "detected"
         if library == "metal" and free:  # unified memory: what the GPU takes, the CPU cannot
             ram_bytes = max(0, ram_bytes - sum(free))
-        source["ram"] = "detected"
+            source["ram"] = "rest of unified memory" if named else "detected"
     cpu_bw = next((g.bandwidth_gbps for g in hw.gpus if g.vendor == "apple"), None)
     source["cpu_bandwidth"] = "chip" if cpu_bw else "assumed"
     return Budget(free, ram_bytes, library, bandwidth, cpu_bw or ASSUMED_CPU_GBPS, source,

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from ollama_quantpick import hardware
+from ollama_quantpick.errors import InputError
 from ollama_quantpick.hardware import GiB, MiB, Probe, ToolFailed
 
 HW = Path(__file__).parent / "fixtures" / "hw"
@@ -83,7 +84,7 @@ def test_apple_silicon_uses_the_metal_share_of_unified_memory():
                      platform="darwin")
     hw = hardware.detect(probe)
     (gpu,) = hw.gpus
-    assert gpu.library == "metal" and gpu.vram_bytes == 64 * GiB * 3 // 4  # above 36 GB: 3/4
+    assert gpu.library == "metal" and gpu.vram_bytes == 64 * GiB * 3 // 4  # 64 GB: 49152 MiB
     assert gpu.bandwidth_gbps == 400
     assert hw.ram_available_bytes == (180000 + 900000 + 20000) * 16384
     budget = hardware.make_budget(hw)
@@ -92,9 +93,47 @@ def test_apple_silicon_uses_the_metal_share_of_unified_memory():
     assert hardware.detect(probe).gpus[0].vram_bytes == 57344 * MiB
 
 
-def test_metal_share_rule():
-    assert hardware.metal_share(16 * GiB) == 16 * GiB * 2 // 3
-    assert hardware.metal_share(128 * GiB) == 96 * GiB
+def test_metal_share_follows_measured_working_set_sizes():
+    # logged recommendedMaxWorkingSetSize: 16 GB 10922.67 MiB, 64 GB 49152 MiB, 128 GB 107.52 GiB
+    assert abs(hardware.metal_share(16 * GiB) - 10922.67 * MiB) < MiB
+    assert hardware.metal_share(64 * GiB) == 49152 * MiB
+    assert abs(hardware.metal_share(128 * GiB) - 107.52 * GiB) < 0.01 * GiB
+    for row in hardware._gpu_table()["apple_share"]:
+        assert "#" in row["source"]  # each share cites the issue that logged it
+
+
+@pytest.mark.parametrize("name,count,canonical,vram_gib,gbps", [
+    ("RTX 4090", 1, "RTX 4090", 24, 1008), ("2x RTX 3090", 2, "RTX 3090", 24, 936),
+    ("rtx 4070", 1, "RTX 4070", 12, 504), ("NVIDIA GeForce RTX 4060 Laptop", 1, "RTX 4060 Laptop", 8, 256),
+    ("4090", 1, "RTX 4090", 24, 1008), ("RX 7800 XT", 1, "RX 7800 XT", 16, 624),
+    ("RTX 5080", 1, "RTX 5080", 16, 960), ("3 x RTX 4060", 3, "RTX 4060", 8, 272),
+])
+def test_gpu_by_name(name, count, canonical, vram_gib, gbps):
+    n, entry = hardware.lookup_gpu(name)
+    assert (n, entry["name"], entry["vram_gib"], entry["gbps"]) == (count, canonical, vram_gib, gbps)
+    budget = hardware.make_budget(hardware.Hardware([], 32 * GiB, 30 * GiB), gpu=name)
+    assert budget.gpu_free == [vram_gib * GiB] * count and budget.gpu_bandwidth_gbps == gbps
+    assert budget.ram_bytes == 30 * GiB and budget.library in ("cuda", "rocm")
+
+
+def test_apple_chip_by_name_takes_its_share_of_the_ram_given():
+    budget = hardware.make_budget(hardware.Hardware([], 8 * GiB, 6 * GiB), gpu="M3 Max",
+                                  ram=128 * 10**9)
+    assert budget.library == "metal" and budget.gpu_bandwidth_gbps == 400
+    assert budget.gpu_free == [int(128 * 10**9 * 0.84)]
+    assert budget.ram_bytes == 128 * 10**9 - budget.vram_bytes  # the rest of unified memory
+    assert budget.cpu_bandwidth_gbps == 400
+    base = hardware.make_budget(hardware.Hardware([], 8 * GiB, 6 * GiB), gpu="M4")
+    assert abs(base.vram_bytes - 16 * GiB * 2 / 3) < MiB  # M4's base configuration: 16 GB
+
+
+@pytest.mark.parametrize("name,message", [
+    ("RTX 9999", "closest: RTX 5090, RTX 4090"), ("0x RTX 3090", "the count must be 1 to 16"),
+    ("2x M3 Max", "an Apple chip is one GPU"), ("RTX 40", "no GPU named 'RTX 40'"),
+])
+def test_unknown_gpu_names_are_input_errors(name, message):
+    with pytest.raises(InputError, match=message.replace("(", r"\(")):
+        hardware.lookup_gpu(name)
 
 
 def test_budget_precedence_and_overhead():
@@ -208,3 +247,24 @@ def test_unreadable_ram_says_what_to_do():
     hw = hardware.detect(recorded({}, files={}))
     assert hw.ram_available_bytes is None and "pass --ram" in hw.notes[-1]
     assert hardware.make_budget(hw, ram=8 * 10**9).ram_bytes == 8 * 10**9
+
+
+def test_hw_plans_for_a_named_gpu(run):
+    result = run("hw", "--gpu", "2x RTX 3090", "--ram", "64GB")
+    assert result.exit_code == 0, result.stderr
+    assert "planning for 2x RTX 3090 (24 GiB each, assumed idle)" in result.stderr
+    assert result.stdout.count("RTX 3090") >= 2 and "936 GB/s" in result.stdout
+    assert "(--gpu 2x RTX 3090)" in result.stdout
+    mac = json.loads(run("hw", "--gpu", "M3 Max", "--ram", "128GB", "--json").stdout)
+    assert mac["budget"]["library"] == "metal" and mac["gpus"][0]["name"] == "Apple M3 Max"
+    assert mac["budget"]["vram_bytes"] + mac["budget"]["ram_bytes"] == 128 * 10**9
+
+
+@pytest.mark.parametrize("name,message", [
+    ("RTX 9999", "no GPU named 'RTX 9999' in quantpick's table; closest: RTX 5090, RTX 4090"),
+    ("0x RTX 3090", "the count must be 1 to 16"),
+])
+def test_hw_bad_gpu_name_is_exit_2_with_suggestions(run, name, message):
+    result = run("hw", "--gpu", name)
+    assert result.exit_code == 2 and message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr

@@ -69,8 +69,9 @@ def task_choice() -> click.Choice:
 
 
 def budget_options(f):
-    f = click.option("--gpu", type=click.Choice(["auto", "none"]), default=None,
-                     help="'none' plans for the CPU alone.")(f)
+    f = click.option("--gpu", metavar="NAME", default=None,
+                     help="auto (detect), none (CPU alone), or plan for a card or chip by name: "
+                     "'RTX 4090', '2x RTX 3090', 'M3 Max' (with --ram 128GB).")(f)
     f = click.option("--ram", metavar="SIZE", help="RAM to plan with, e.g. 64GB (default: "
                      "detected available RAM).")(f)
     f = click.option("--vram", metavar="SIZE", help="VRAM to plan with, e.g. 24GB, 24GiB, 16g "
@@ -212,7 +213,7 @@ def detect_and_budget(cfg: config_mod.Config, vram: str | None, ram: str | None,
                       gpu: str | None, probe=None):
     """(Hardware, Budget): flags over the config's [budget] over detection. Detection runs even
     when both sizes are given: the card's bandwidth still sets the speed estimate."""
-    from ollama_quantpick.hardware import detect, make_budget
+    from ollama_quantpick.hardware import detect, make_budget, named_hardware
     from ollama_quantpick.sizes import parse_size
 
     def pick(flag, key):
@@ -224,8 +225,12 @@ def detect_and_budget(cfg: config_mod.Config, vram: str | None, ram: str | None,
 
     (vram_b, vram_src), (ram_b, ram_src) = pick(vram, "vram"), pick(ram, "ram")
     hw = detect(probe)
-    return hw, make_budget(hw, vram=vram_b, ram=ram_b, gpu=gpu or cfg.get("budget.gpu") or "auto",
-                           vram_source=vram_src, ram_source=ram_src)
+    gpu = gpu or cfg.get("budget.gpu") or "auto"
+    budget = make_budget(hw, vram=vram_b, ram=ram_b, gpu=gpu, vram_source=vram_src,
+                         ram_source=ram_src)
+    if gpu not in ("auto", "none"):  # show the hardware planned for, not this machine's
+        hw = named_hardware(gpu, ram_b, hw.ram_available_bytes)
+    return hw, budget
 
 
 def make_request(model: str, cfg: config_mod.Config, budget: Budget, *, task=None, ctx=None,
