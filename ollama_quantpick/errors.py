@@ -14,6 +14,11 @@ class InputError(QuantpickError):
 
 
 class NothingFits(QuantpickError):
-    """No tag fits the budget: exit 3."""
+    """No tag fits the budget: exit 3. `plan` (when known) holds the ranked candidates, so
+    `--json` can still print the answer "no" with the closest one."""
 
     exit_code = 3
+
+    def __init__(self, message: str, plan=None):
+        super().__init__(message)
+        self.plan = plan

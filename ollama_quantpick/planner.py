@@ -147,12 +147,13 @@ def choose(req: Request) -> tuple[Plan, Candidate | None, str]:
     result = plan(req)
     label = budget_label(req.budget)
     if not result.ranked:
-        raise NothingFits(f"{req.ref.display} has no tag that runs locally (only cloud tags)")
+        raise NothingFits(f"{req.ref.display} has no tag that runs locally (only cloud tags)",
+                          plan=result)
     if result.target is not None:
         c = result.ranked[0]
         if c.estimate.placement == "no" or c.too_slow:
             return result, None, nothing_fits(result.ranked, label)
         return result, c, explain(result.ranked, req.task, label)
     if result.choice is None:
-        raise NothingFits(nothing_fits(result.ranked, label))
+        raise NothingFits(nothing_fits(result.ranked, label), plan=result)
     return result, result.choice.pick, result.choice.reason

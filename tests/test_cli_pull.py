@@ -29,7 +29,7 @@ def test_pull_sends_one_pull_for_the_picked_tag_then_nothing(site, ollama, run):
     result = run("pull", *MATH, "--yes")
     assert result.exit_code == 0, result.stderr
     assert ollama.pulls == [picked] == ["llama3.3:70b-instruct-q4_K_M"]
-    assert "pulling" in result.stderr and "100.0%" in result.stderr  # non-terminal progress
+    assert "pulling" in result.stderr and "pulled " in result.stderr  # non-terminal progress
     assert "success" in result.stderr
     assert f"pulled {picked}" in result.stdout
     again = run("pull", *MATH, "--yes")
@@ -132,7 +132,7 @@ name = "phi4:14b-q8_0"
 def test_sync_dry_run_then_sync_then_nothing(site, ollama, run, tmp_path):
     (tmp_path / "config.toml").write_text(CONFIG.replace('vram = "24GB"', 'vram = "52GB"'))
     plan = run("sync", "--dry-run", "--json")
-    rows = json.loads(plan.stdout)
+    rows = json.loads(plan.stdout)["rows"]
     assert [r["tag"] for r in rows] == ["qwen3:32b-q8_0", "llama3.3:70b-instruct-q4_K_M",
                                         "phi4:14b-q8_0"]
     assert [r["action"] for r in rows] == ["pull"] * 3 and ollama.pulls == []
@@ -195,21 +195,3 @@ def test_ctrl_c_during_a_pull_is_exit_130_and_keeps_what_was_installed(httpserve
         daemon.clear()
         if daemon.is_running():
             daemon.stop()
-
-
-def test_terminal_progress_bar_redraws_one_line():
-    import io
-
-    from ollama_quantpick.progress import Progress
-
-    out = io.StringIO()
-    p = Progress(stream=out, tty=True)
-    p("pulling manifest", None, None, None)
-    p("pulling abc", "sha256:abc", 0, 4 * 10**9)
-    p("pulling abc", "sha256:abc", 2 * 10**9, 4 * 10**9)
-    p("pulling def", "sha256:def", 10**9, 10**9)
-    p.finish()
-    text = out.getvalue()
-    assert text.startswith("\r\033[Kpulling manifest\n")
-    assert text.count("\r\033[K[") == 3 and " 60.0% " in text and "ETA" in text
-    assert text.endswith("\n") and text.count("\n") == 2  # one line for the status, one bar

@@ -261,6 +261,12 @@ def make_request(model: str, cfg: config_mod.Config, budget: Budget, *, task=Non
     )
 
 
+def per_s(tps: float) -> str:
+    """`1 token/s`, `0.5 tokens/s`, `12 tokens/s`."""
+    shown = f"{tps:.0f}" if tps >= 10 else f"{tps:.1f}".rstrip("0").rstrip(".")
+    return f"{shown} token/s" if shown == "1" else f"{shown} tokens/s"
+
+
 def note(text: str) -> None:
     """A note on stderr, wrapped to the terminal's width (continuation lines indented)."""
     from ollama_quantpick.table import terminal_width, wrap

@@ -39,11 +39,17 @@ def command(model, ctx, kv_cache, vram, ram, gpu, offline, refresh, as_json):
     c = result.ranked[0]
     est = c.estimate
     artifact = result.target
+    from ollama_quantpick.table import processor
+
     if as_json:
         common.echo_json({"name": c.name, "aliases": c.aliases, "quant": c.quant.name,
                           "params_b": c.params_b, "download_bytes": c.download_bytes,
                           "architecture": artifact.arch.architecture if artifact.arch else None,
+                          "fits": est.placement != "no",
+                          "processor": processor(est.vram_bytes, est.ram_bytes, est.placement),
                           "budget": budget.to_json(), "estimate": est.to_json()})
+        if est.placement == "no":
+            raise SystemExit(3)  # the answer "no", as pick gives it
         return
     rows = [("weights", est.weights_bytes), ("KV cache", est.kv_bytes),
             ("compute graph", est.graph_bytes), ("runtime overhead", est.overhead_bytes),
@@ -56,12 +62,16 @@ def command(model, ctx, kv_cache, vram, ram, gpu, offline, refresh, as_json):
     where = {"gpu": "all layers on the GPU", "split": f"{est.gpu_layers} of {est.layers} layers "
              "on the GPU, the rest on the CPU", "cpu": "on the CPU",
              "no": f"does not fit ({format_bytes(est.short_bytes)} short)"}[est.placement]
-    click.echo(f"placement: {est.placement} — {where}")
+    shown = processor(est.vram_bytes, est.ram_bytes, est.placement)
+    click.echo(f"placement: {est.placement}{'' if est.placement == 'no' else f' ({shown})'} — "
+               f"{where}")
     if est.tokens_per_s is not None:
-        click.echo(f"speed: about {est.tokens_per_s:.0f} tokens/s")
+        click.echo(f"speed: about {common.per_s(est.tokens_per_s)}")
     from ollama_quantpick.estimate import GRAPH_FORMULA
 
     if artifact.arch and artifact.arch.architecture not in GRAPH_FORMULA:
         click.echo(f"note: Ollama has no compute-graph formula for {artifact.arch.architecture} "
                    "and charges GQA × KV cache / 6 for it; real use is often lower, but Ollama "
                    "places layers by this figure (ollama/ollama#10740)")
+    if est.placement == "no":
+        raise SystemExit(3)  # the answer "no" (README's exit codes), after the breakdown

@@ -11,7 +11,8 @@ from ollama_quantpick.errors import NothingFits
 @click.command("pick")
 @click.argument("model")
 @common.decision_options
-@click.option("--json", "as_json", is_flag=True, help="Print the choice as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON, also when it is "
+              "\"no\" (exit 3; docs/json.md).")
 def command(model, task, ctx, kv_cache, prefer, min_speed, size, vram, ram, gpu, offline,
             refresh, as_json):
     """Print the best tag of MODEL for the task on this machine (the reason goes to stderr).
@@ -22,17 +23,23 @@ def command(model, task, ctx, kv_cache, prefer, min_speed, size, vram, ram, gpu,
       quantpick pick qwen3 --task code --vram 16GB
       ollama run "$(quantpick pick gemma3 --task chat)"
     """
+    from ollama_quantpick.commands.answers import answer_json
+
     cfg, budget = common.prepare(offline, refresh, vram, ram, gpu)
-    result, pick, reason = common.choose(model, cfg, budget, task=task, ctx=ctx, kv_cache=kv_cache,
-                                  prefer=prefer, min_speed=min_speed, size=size)
+    try:
+        result, pick, reason = common.choose(model, cfg, budget, task=task, ctx=ctx,
+                                             kv_cache=kv_cache, prefer=prefer,
+                                             min_speed=min_speed, size=size)
+    except NothingFits as exc:
+        if as_json and exc.plan is not None:  # the answer "no" is still an answer object
+            common.echo_json(answer_json(exc.plan, str(exc)))
+        raise
     if pick is None:
-        raise NothingFits(reason)
+        if as_json:
+            common.echo_json(answer_json(result, reason))
+        raise NothingFits(reason, plan=result)
     if as_json:
-        if result.choice is not None:
-            common.echo_json(result.choice.to_json())
-        else:
-            common.echo_json({"name": pick.name, "reason": reason,
-                              "estimate": pick.estimate.to_json()})
+        common.echo_json(answer_json(result, reason, pick))
         return
     click.echo(pick.name)
     click.echo(reason, err=True)

@@ -13,8 +13,23 @@ from ollama_quantpick.sizes import format_bytes
 CONFIRM_ABOVE = 1_000_000_000  # ask before downloads above 1 GB on a terminal
 
 
-def install(daemon, artifact, *, yes: bool, quiet: bool, force_prompt: bool = True) -> str:
-    """Pull `artifact` unless Ollama already has the same digest; returns what was done."""
+def interactive() -> bool:
+    """Whether to ask before a large download: stdin is a terminal (tests replace this)."""
+    return sys.stdin.isatty()
+
+
+def installed_note(name: str, outcome: str) -> str:
+    """`X is already installed` / `X is already installed as Y (the same download)`."""
+    have = outcome.removeprefix("already installed as ")
+    if have == name or outcome == "already installed":
+        return f"{name} is already installed; nothing to pull"
+    return f"{name} is already installed as {have} (the same download); nothing to pull"
+
+
+def install(daemon, artifact, *, yes: bool, quiet: bool, force_prompt: bool = True,
+            title: str | None = None) -> str:
+    """Pull `artifact` unless Ollama already has the same digest; returns what was done.
+    `title` heads the progress (sync names each model there)."""
     from ollama_quantpick import daemon as daemon_mod
     from ollama_quantpick.progress import Progress
 
@@ -24,11 +39,11 @@ def install(daemon, artifact, *, yes: bool, quiet: bool, force_prompt: bool = Tr
     if have:
         return f"already installed as {have}"
     size = artifact.download_bytes
-    if force_prompt and not yes and sys.stdin.isatty() and size > CONFIRM_ABOVE:
+    if force_prompt and not yes and interactive() and size > CONFIRM_ABOVE:
         click.confirm(f"download {format_bytes(size)} for {artifact.name}?", abort=True)
     if daemon_mod.is_local(daemon.host):
         daemon_mod.check_disk(size)
-    progress = Progress(quiet=quiet)
+    progress = Progress(quiet=quiet, title=title)
     daemon.pull(artifact.name, progress)
     progress.finish()
     return "pulled"
@@ -44,8 +59,10 @@ def install(daemon, artifact, *, yes: bool, quiet: bool, force_prompt: bool = Tr
 @click.option("--host", help="Ollama to pull into (default: OLLAMA_HOST, else the config, else "
               "127.0.0.1:11434).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+@click.option("--json", "as_json", is_flag=True, help="Print the answer and what was done as JSON "
+              "(docs/json.md); progress is not shown.")
 def command(model, task, ctx, kv_cache, prefer, min_speed, size, vram, ram, gpu, offline,
-            refresh, dry_run, yes, force, host, quiet):
+            refresh, dry_run, yes, force, host, quiet, as_json):
     """Pick the best tag of MODEL for the task, say why, and pull it into Ollama.
 
     With MODEL:TAG the tag is checked against the budget and pulled as it is.
@@ -65,13 +82,34 @@ def command(model, task, ctx, kv_cache, prefer, min_speed, size, vram, ram, gpu,
     if not dry_run:
         daemon.installed()  # fail fast, before any scraping, when Ollama is not running
     budget = common.resolve_budget(cfg, vram, ram, gpu)
-    result, pick, reason = common.choose(model, cfg, budget, task=task, ctx=ctx, kv_cache=kv_cache,
-                                  prefer=prefer, min_speed=min_speed, size=size)
+    from ollama_quantpick.commands.answers import answer_json
+
+    try:
+        result, pick, reason = common.choose(model, cfg, budget, task=task, ctx=ctx,
+                                             kv_cache=kv_cache, prefer=prefer,
+                                             min_speed=min_speed, size=size)
+    except NothingFits as exc:
+        if as_json and exc.plan is not None:
+            common.echo_json({**answer_json(exc.plan, str(exc)), **_pull_fields(
+                None, daemon.host, dry_run, "none")})
+        raise
     if pick is None:
         if not (force and result.target is not None):
-            raise NothingFits(f"{reason}; use --force to pull it anyway")
+            if as_json:
+                common.echo_json({**answer_json(result, reason), **_pull_fields(
+                    None, daemon.host, dry_run, "none")})
+            raise NothingFits(f"{reason}; use --force to pull it anyway", plan=result)
         pick = result.ranked[0]
     artifact = next(a for a in result.listing.artifacts if a.name == pick.name)
+    if as_json:
+        answer = answer_json(result, reason, pick)
+        if dry_run:
+            common.echo_json({**answer, **_pull_fields(artifact, daemon.host, True, "would pull")})
+            return
+        outcome = install(daemon, artifact, yes=yes, quiet=True)
+        action = "pulled" if outcome == "pulled" else "already installed"
+        common.echo_json({**answer, **_pull_fields(artifact, daemon.host, False, action)})
+        return
     click.echo(f"{artifact.name} ({format_bytes(artifact.download_bytes)} download)")
     click.echo(f"  {reason}", err=True)
     if result.choice is not None and result.choice.ctx_hint:
@@ -86,7 +124,13 @@ def command(model, task, ctx, kv_cache, prefer, min_speed, size, vram, ram, gpu,
     if outcome == "pulled":
         click.echo(f"pulled {artifact.name}; run it with: ollama run {artifact.name}")
     else:
-        click.echo(f"{artifact.name} is {outcome}; nothing to pull")
+        click.echo(installed_note(artifact.name, outcome))
+
+
+def _pull_fields(artifact, host: str, dry_run: bool, action: str) -> dict:
+    """What `pull --json` adds to the answer object."""
+    return {"download_bytes": artifact.download_bytes if artifact else None, "host": host,
+            "dry_run": dry_run, "action": action}
 
 
 __all__ = ["command", "install", "QuantpickError"]

@@ -18,9 +18,11 @@ from ollama_quantpick.errors import InputError, QuantpickError
 @common.budget_options
 @common.version_option
 @common.cache_options
+@click.option("-y", "--yes", is_flag=True, help="Do not ask before downloading more than 1 GB.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
-@click.option("--json", "as_json", is_flag=True, help="Print the plan and results as JSON.")
-def command(config_path, dry_run, host, vram, ram, gpu, offline, refresh, quiet, as_json):
+@click.option("--json", "as_json", is_flag=True, help="Print the plan and results as JSON "
+              "(docs/json.md).")
+def command(config_path, dry_run, host, vram, ram, gpu, offline, refresh, yes, quiet, as_json):
     """Decide and pull every [[models]] entry of the config that is missing here.
 
     One failing entry does not stop the others; the exit code is 1 if any failed.
@@ -31,8 +33,9 @@ def command(config_path, dry_run, host, vram, ram, gpu, offline, refresh, quiet,
       quantpick sync --config ~/dotfiles/quantpick/workstation.toml
     """
     from ollama_quantpick import config as cfgmod
-    from ollama_quantpick.commands.pull import install
+    from ollama_quantpick.commands.pull import CONFIRM_ABOVE, install, interactive
     from ollama_quantpick.daemon import Daemon, resolve_host
+    from ollama_quantpick.sizes import format_bytes
 
     cfg = cfgmod.load(config_path) if config_path else common.load_config()
     if config_path and not cfg.exists:
@@ -48,14 +51,14 @@ def command(config_path, dry_run, host, vram, ram, gpu, offline, refresh, quiet,
     rows = []
     for entry in cfg.models:
         row = {"model": entry["name"], "task": entry.get("task") or cfg.get("defaults.task")
-               or "general", "tag": None, "size_bytes": None, "installed": None,
-               "action": None, "error": None}
+               or "general", "tag": None, "download_bytes": None, "installed": None,
+               "action": None, "reason": None, "error": None}
         try:
             result, pick, reason = common.choose(entry["name"], cfg, budget, entry=entry)
             if pick is None:
-                raise QuantpickError(reason)
+                raise QuantpickError(config_hint(reason))
             artifact = next(a for a in result.listing.artifacts if a.name == pick.name)
-            row.update(tag=artifact.name, size_bytes=artifact.download_bytes, _artifact=artifact,
+            row.update(tag=artifact.name, download_bytes=artifact.download_bytes, _artifact=artifact,
                        reason=reason)
             try:
                 digest = artifact.manifest.digest if artifact.manifest else None
@@ -65,41 +68,73 @@ def command(config_path, dry_run, host, vram, ram, gpu, offline, refresh, quiet,
                     raise
             row["action"] = "keep" if row["installed"] else "pull"
         except QuantpickError as exc:
-            row.update(action="failed", error=str(exc))
+            row.update(action="failed", error=config_hint(str(exc)))
         rows.append(row)
     if not as_json:
-        _print_plan(rows)
+        _print_table(rows, ["MODEL", "TASK", "CHOSEN TAG", "SIZE", "INSTALLED", "ACTION"],
+                     lambda r: [r["model"], r["task"], r["tag"] or "-", _size(r),
+                                {True: "yes", False: "no", None: "?"}[r["installed"]],
+                                r["action"]])
+    todo = [r for r in rows if r["action"] == "pull"]
+    total = sum(r["download_bytes"] for r in todo)
+    if not dry_run and todo and not yes and interactive() and total > CONFIRM_ABOVE:
+        click.confirm(f"download {format_bytes(total)} for {len(todo)} model(s)?", abort=True)
     if not dry_run:
-        for row in rows:
-            if row["action"] != "pull":
-                continue
+        for row in todo:
             try:
-                install(daemon, row["_artifact"], yes=True, quiet=quiet or as_json)
+                named = row["tag"] if row["model"] == row["tag"] else f"{row['model']}: {row['tag']}"
+                title = f"{named} ({_size(row)})"
+                install(daemon, row["_artifact"], yes=True, quiet=quiet or as_json, title=title)
                 row["action"] = "pulled"
             except QuantpickError as exc:
                 row.update(action="failed", error=str(exc))
     failed = [r for r in rows if r["action"] == "failed"]
+    done = sum(r["action"] == "pulled" for r in rows)
+    kept = sum(r["action"] == "keep" for r in rows)
     if as_json:
-        common.echo_json([{k: v for k, v in r.items() if not k.startswith("_")} for r in rows])
+        common.echo_json({
+            "config": str(cfg.path), "dry_run": dry_run, "host": daemon.host,
+            "rows": [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows],
+            "summary": {"would_pull": len(todo) if dry_run else 0, "pulled": done, "kept": kept,
+                        "failed": len(failed),
+                        "download_bytes": total if dry_run else sum(
+                            r["download_bytes"] for r in rows if r["action"] == "pulled")}})
     else:
         for r in failed:
             click.echo(f"failed: {r['model']}: {r['error']}", err=True)
-        done = sum(r["action"] == "pulled" for r in rows)
-        kept = sum(r["action"] == "keep" for r in rows)
+        if not dry_run and done:
+            click.echo("")
+            _print_table(rows, ["MODEL", "TAG", "ACTION", "SIZE"],
+                         lambda r: [r["model"], r["tag"] or "-", r["action"], _size(r)])
         verb = "would pull" if dry_run else "pulled"
-        todo = sum(r["action"] == "pull" for r in rows) if dry_run else done
-        click.echo(f"{verb} {todo}, already installed {kept}, failed {len(failed)}")
+        click.echo(f"{verb} {len(todo) if dry_run else done}, already installed {kept}, "
+                   f"failed {len(failed)}")
     if failed:
         raise SystemExit(1)
 
 
-def _print_plan(rows: list[dict]) -> None:
+def config_hint(message: str) -> str:
+    """The decision's hints name pick's flags; sync reads the config, so name its keys."""
+    for flag, key in (("lower --min-speed", "lower defaults.min_tokens_per_s in the config"),
+                      ("--min-speed", "defaults.min_tokens_per_s"), ("--ctx", "the entry's ctx"),
+                      ("--size", "the entry's size"), ("--vram/--ram", "[budget] vram/ram"),
+                      ("--vram", "[budget] vram"), ("--ram", "[budget] ram"),
+                      ("--task", "the entry's task"), ("--prefer", "the entry's prefer")):
+        message = message.replace(flag, key)
+    return message
+
+
+def _size(row: dict) -> str:
     from ollama_quantpick.sizes import format_bytes
 
-    header = ["MODEL", "TASK", "CHOSEN TAG", "SIZE", "INSTALLED", "ACTION"]
-    table = [[r["model"], r["task"], r["tag"] or "-", format_bytes(r["size_bytes"])
-              if r["size_bytes"] else "-",
-              {True: "yes", False: "no", None: "?"}[r["installed"]], r["action"]] for r in rows]
-    widths = [max(len(x[i]) for x in [header, *table]) for i in range(len(header))]
-    for line in [header, *table]:
-        click.echo("  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip())
+    return format_bytes(row["download_bytes"]) if row["download_bytes"] else "-"
+
+
+def _print_table(rows: list[dict], header: list[str], cells) -> None:
+    from ollama_quantpick.table import Column, render, terminal_width
+
+    columns = [Column(str(i), h, 0, shrink=(i == 0)) for i, h in enumerate(header)]
+    data = [dict(zip((c.key for c in columns), cells(r))) for r in rows]
+    for line in render(columns, data, terminal_width()):
+        click.echo(line)
+

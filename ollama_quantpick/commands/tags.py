@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ollama_quantpick.commands import common
+from ollama_quantpick.commands import answers, common
 from ollama_quantpick.sizes import format_bytes
 
 
@@ -68,35 +68,6 @@ def ollama_json(req, result) -> dict:
     """The Ollama release and settings the estimate assumes."""
     return {**req.release.to_json(), "default_ctx": result.ctx_default, "num_parallel": req.parallel,
             "kv_cache_type": req.kv_cache}
-
-
-def pick_json(result, label: str) -> dict:
-    """The answer: the choice, or "no" with the closest candidate and what it lacks."""
-    from ollama_quantpick.score import nothing_fits
-
-    if result.choice is not None:
-        return {"answer": "yes", **result.choice.to_json()}
-    return no_answer(result.ranked, nothing_fits(result.ranked, label) if result.ranked
-                     else "no tag runs locally (only cloud tags)")
-
-
-def no_answer(ranked: list, reason: str) -> dict:
-    """`"answer": "no"` with the closest candidate and what it lacks (bytes or tokens/s)."""
-    closest, lacks = None, None
-    runnable = [c for c in ranked if c.estimate.placement != "no"]
-    if runnable:
-        fastest = max(runnable, key=lambda c: c.estimate.speed_cap or 0)
-        closest = fastest
-        lacks = {"memory_bytes": 0, "tokens_per_s": fastest.estimate.speed_cap}
-    elif ranked:
-        closest = min(ranked, key=lambda c: c.estimate.short_bytes)
-        lacks = {"memory_bytes": closest.estimate.short_bytes, "tokens_per_s": None}
-    return {"answer": "no", "name": None, "reason": reason,
-            "closest": None if closest is None else {
-                "name": closest.name, "quant": closest.quant.name, "params_b": closest.params_b,
-                "download_bytes": closest.download_bytes,
-                "estimate": closest.estimate.to_json()},
-            "lacks": lacks}
 
 
 COLUMNS_ORDER = ("mark", "rank", "tag", "params", "quant", "size", "fit", "layers", "needs",
@@ -175,7 +146,7 @@ def command(model, task, ctx, kv_cache, prefer, min_speed, size, vram, ram, gpu,
         out = {"request": request_json(req, result), "budget": budget.to_json(),
                "ollama": ollama_json(req, result),
                "rows": [row_json(c, by_name[c.name], i) for i, c in enumerate(rows_c, 1)],
-               "pick": pick_json(result, label)}
+               "pick": answers.answer_json(result)}
         if show_all:
             out["cloud"] = [t.to_json() for t in result.listing.cloud]
         common.echo_json(out)

@@ -1,0 +1,46 @@
+"""The answer object `--json` prints for pick, pull and `tags`' "pick" field (docs/json.md): the
+same keys whether the answer is "yes" (a choice) or "no" (the closest candidate and what it lacks).
+"""
+
+from __future__ import annotations
+
+
+def answer_json(result, reason: str | None = None, pick=None) -> dict:
+    """From a planner Plan: its choice ("yes"), an explicit tag that passes (`pick`), or "no"."""
+    from ollama_quantpick.planner import budget_label
+    from ollama_quantpick.score import nothing_fits
+
+    req = result.request
+    base = {"answer": "yes", "name": None, "task": req.task, "ctx": result.ctx, "reason": reason,
+            "ctx_hint": None, "pick": None, "runner_up": None, "closest": None, "lacks": None}
+    if result.choice is not None and (pick is None or pick is result.choice.pick):
+        return {**base, **result.choice.to_json()}
+    if pick is not None:  # an explicit MODEL:TAG that fits
+        return {**base, "name": pick.name, "ctx": pick.estimate.ctx, "pick": candidate_json(pick)}
+    if reason is None:
+        reason = (nothing_fits(result.ranked, budget_label(req.budget)) if result.ranked
+                  else f"{req.ref.display} has no tag that runs locally (only cloud tags)")
+    return no_answer(base, result.ranked, reason, req.min_tps)
+
+
+def candidate_json(c) -> dict:
+    return {"name": c.name, "aliases": c.aliases, "quant": c.quant.name, "params_b": c.params_b,
+            "quality": round(c.quality, 4), "score": round(c.score, 4),
+            "download_bytes": c.download_bytes, "estimate": c.estimate.to_json()}
+
+
+def no_answer(base: dict, ranked: list, reason: str, min_tps: float | None) -> dict:
+    """`"answer": "no"`: the closest candidate and what it lacks — memory (bytes beyond the
+    budget) or speed (tokens/s short of the minimum)."""
+    closest, lacks = None, None
+    runnable = [c for c in ranked if c.estimate.placement != "no"]
+    if runnable:
+        closest = max(runnable, key=lambda c: c.estimate.speed_cap or 0)
+        speed = closest.estimate.speed_cap
+        lacks = {"memory_bytes": 0, "tokens_per_s": round(min_tps - speed, 2)
+                 if min_tps is not None and speed is not None else None}
+    elif ranked:
+        closest = min(ranked, key=lambda c: c.estimate.short_bytes)
+        lacks = {"memory_bytes": closest.estimate.short_bytes, "tokens_per_s": None}
+    return {**base, "answer": "no", "reason": reason,
+            "closest": None if closest is None else candidate_json(closest), "lacks": lacks}

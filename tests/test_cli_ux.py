@@ -1,0 +1,111 @@
+"""pull/sync/pick/fit as a user meets them: JSON answers, confirmations, summaries, wording."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import world
+from ollama_quantpick.commands import pull as pull_mod
+from test_cli_pull import CONFIG, MATH, ollama  # noqa: F401  (the fake Ollama fixture)
+
+SMALL = ["--vram", "4GB", "--ram", "4GB", "--gpu", "auto"]
+
+
+def test_pick_json_on_exit_3_prints_the_answer_no(site, run):
+    result = run("pick", "llama3.3", "--json", *SMALL)
+    assert result.exit_code == 3
+    out = json.loads(result.stdout)
+    assert out["answer"] == "no" and out["name"] is None and out["pick"] is None
+    assert out["closest"]["name"].startswith("llama3.3:")
+    assert out["lacks"]["memory_bytes"] > 0
+    assert out["reason"] in result.stderr
+
+
+def test_pick_json_yes_has_the_same_keys_as_no(site, run):
+    yes = json.loads(run("pick", *MATH, "--json").stdout)
+    no = json.loads(run("pick", "llama3.3", "--json", *SMALL).stdout)
+    assert yes["answer"] == "yes" and yes["name"] == "llama3.3:70b-instruct-q4_K_M"
+    assert set(yes) == set(no)
+
+
+def test_explicit_tag_too_big_is_no_with_json(site, run):
+    result = run("pick", "llama3.3:70b-instruct-q8_0", "--json", *SMALL)
+    assert result.exit_code == 3 and json.loads(result.stdout)["answer"] == "no"
+
+
+def test_pull_dry_run_json(site, run, monkeypatch):
+    monkeypatch.setenv("OLLAMA_HOST", "127.0.0.1:9")
+    out = json.loads(run("pull", *MATH, "--dry-run", "--json").stdout)
+    assert out["answer"] == "yes" and out["action"] == "would pull" and out["dry_run"] is True
+    assert out["download_bytes"] == world.find("llama3.3", "latest").download_bytes
+    no = run("pull", "llama3.3", "--dry-run", "--json", *SMALL)
+    assert no.exit_code == 3 and json.loads(no.stdout)["answer"] == "no"
+
+
+def test_fit_exits_3_when_it_does_not_fit(site, run):
+    result = run("fit", "llama3.3:70b-instruct-q8_0", *SMALL)
+    assert result.exit_code == 3 and "placement: no" in result.stdout
+    as_json = run("fit", "llama3.3:70b-instruct-q8_0", "--json", *SMALL)
+    assert as_json.exit_code == 3 and json.loads(as_json.stdout)["fits"] is False
+    ok = run("fit", "phi4:latest", "--vram", "8GB", "--ram", "32GB")
+    assert ok.exit_code == 0 and "CPU/GPU)" in ok.stdout  # placement as ollama ps writes it
+
+
+@pytest.mark.parametrize("tps,text", [(1.0, "1 token/s"), (1.04, "1 token/s"),
+                                      (0.5, "0.5 tokens/s"), (2.0, "2 tokens/s"),
+                                      (12.4, "12 tokens/s")])
+def test_tokens_per_s_reads_right(tps, text):
+    from ollama_quantpick.commands.common import per_s
+
+    assert per_s(tps) == text
+
+
+def test_already_installed_reads_right(site, ollama, run):  # noqa: F811
+    ollama.installed["llama3.3:70b-instruct-q4_K_M"] = world.find("llama3.3", "latest").digest
+    same = run("pull", *MATH, "--yes").stdout
+    assert "llama3.3:70b-instruct-q4_K_M is already installed; nothing to pull" in same
+    ollama.installed = {"llama3.3:latest": world.find("llama3.3", "latest").digest}
+    other = run("pull", *MATH, "--yes").stdout
+    assert "is already installed as llama3.3:latest (the same download)" in other
+
+
+def test_sync_asks_on_a_terminal_above_1_gb(site, ollama, run, tmp_path, monkeypatch):  # noqa: F811
+    (tmp_path / "config.toml").write_text(CONFIG.replace('vram = "24GB"', 'vram = "52GB"'))
+    monkeypatch.setattr(pull_mod, "interactive", lambda: True)
+    refused = run("sync", input="n\n")
+    assert refused.exit_code == 1 and ollama.pulls == []
+    assert "download " in refused.stdout and "for 3 model(s)?" in refused.stdout
+    done = run("sync", "--yes")
+    assert done.exit_code == 0 and len(ollama.pulls) == 3
+    assert "?" not in done.stdout
+
+
+def test_sync_names_each_model_and_prints_a_summary(site, ollama, run, tmp_path):  # noqa: F811
+    (tmp_path / "config.toml").write_text(CONFIG.replace('vram = "24GB"', 'vram = "52GB"'))
+    result = run("sync")
+    assert result.exit_code == 0, result.stderr
+    entries = {"qwen3:32b-q8_0": "qwen3: ", "llama3.3:70b-instruct-q4_K_M": "llama3.3: ",
+               "phi4:14b-q8_0": ""}  # an explicit tag is its own name
+    for tag in ollama.pulls:
+        title = f"{entries[tag]}{tag} ("
+        assert any(line.startswith(title) for line in result.stderr.splitlines()), title
+    lines = result.stdout.splitlines()
+    header = lines.index(next(line for line in lines if line.split() == ["MODEL", "TAG", "ACTION",
+                                                                         "SIZE"]))
+    summary = lines[header + 1:header + 4]
+    assert all(" pulled " in line for line in summary)
+    out = json.loads(run("sync", "--json").stdout)
+    assert out["summary"] == {"would_pull": 0, "pulled": 0, "kept": 3, "failed": 0,
+                              "download_bytes": 0}
+    assert all(r["download_bytes"] > 0 and "size_bytes" not in r for r in out["rows"])
+
+
+def test_sync_hints_name_its_own_keys(site, ollama, run, tmp_path):  # noqa: F811
+    (tmp_path / "config.toml").write_text('[defaults]\nmin_tokens_per_s = 500\n'
+                                          '[budget]\nvram = "0"\nram = "64GB"\n'
+                                          '[[models]]\nname = "phi4"\n')
+    result = run("sync")
+    assert result.exit_code == 1
+    assert "defaults.min_tokens_per_s" in result.stderr and "--min-speed" not in result.stderr
