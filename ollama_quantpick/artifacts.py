@@ -24,6 +24,7 @@ class Artifact:
     manifest: registry.Manifest | None = None
     arch: GGUFInfo | None = None
     arch_source: str = "fallback"  # header | fallback (sizes from the page: estimated)
+    num_ctx: int | None = None  # the model's params layer sets num_ctx (beats Ollama's default)
 
     @property
     def name(self) -> str:
@@ -166,6 +167,24 @@ def _fill_from_config(ref: ModelRef, artifacts: list[Artifact]) -> None:
             scale = {"B": 1.0, "M": 0.001}.get(model_type[-1:].upper())
             if scale:
                 a.tag.params_b = float(model_type[:-1]) * scale
+
+
+def attach_params(ref: ModelRef, artifacts: list[Artifact]) -> None:
+    """num_ctx from each params layer (one request per distinct blob, cached for good); an
+    unreadable blob just leaves Ollama's default in force."""
+    seen: dict[str, int | None] = {}
+    for a in artifacts:
+        layer = a.manifest.params_layer if a.manifest else None
+        if layer is None:
+            continue
+        if layer.digest not in seen:
+            try:
+                value = registry.params_blob(ref, layer.digest).get("num_ctx")
+            except QuantpickError:
+                value = None
+            ok = isinstance(value, int) and not isinstance(value, bool) and value > 0
+            seen[layer.digest] = value if ok else None
+        a.num_ctx = seen[layer.digest]
 
 
 def attach_arch(ref: ModelRef, artifacts: list[Artifact], exact: Artifact | None = None) -> None:

@@ -23,10 +23,20 @@ class Budget:
     cpu_bandwidth_gbps: float | None = None
     source: dict[str, str] = field(default_factory=dict)
     gpu_overhead_bytes: int = 0
+    gpu_total: list[int] = field(default_factory=list)  # total memory per GPU (free when unknown)
 
     @property
     def vram_bytes(self) -> int:
         return sum(self.gpu_free)
+
+    @property
+    def tier_vram_bytes(self) -> int:
+        """What Ollama's default-context tiers look at: Σ (total − OLLAMA_GPU_OVERHEAD)."""
+        if not self.gpu_free:
+            return 0
+        if not self.gpu_total:
+            return self.vram_bytes
+        return sum(max(0, t - self.gpu_overhead_bytes) for t in self.gpu_total)
 
     def to_json(self) -> dict:
         return {"vram_bytes": self.vram_bytes, "ram_bytes": self.ram_bytes,

@@ -11,6 +11,7 @@ allocation, since every count is checked against `MAX_HEADER` before anything is
 
 from __future__ import annotations
 
+import re
 import struct
 from dataclasses import dataclass, field
 
@@ -56,8 +57,13 @@ _SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<
             11: "<q", 12: "<d"}
 _STRING, _ARRAY = 8, 9
 # Arrays whose values we keep (small numeric per-layer arrays); the rest are only skipped.
-_KEEP_ARRAY_SUFFIXES = (".attention.head_count", ".attention.head_count_kv",
+_KEEP_ARRAY_SUFFIXES = (".attention.head_count", ".attention.head_count_kv", ".feed_forward_length",
                         ".attention.sliding_window_pattern", ".attention.cross_attention_layers")
+
+
+# Routed expert tensors, the set llama.cpp's fit and --n-cpu-moe move to the CPU
+# (LLM_FFN_EXPS_REGEX in common/arg.cpp); shared experts (`_shexp`) and the router stay.
+_ROUTED_EXPERTS = re.compile(r"\.ffn_(up|down|gate_up|gate)_(ch|)exps")
 
 
 class GGUFError(QuantpickError):
@@ -97,6 +103,21 @@ class GGUFInfo:
     feed_forward_length: int = 0
     tensor_bytes: int = 0  # every tensor
     header_bytes: int = 0  # how much of the file the header took
+    # For llama-server's fit (v0.30+), which moves routed experts tensor by tensor:
+    layer_expert_bytes: list[int] = field(default_factory=list)  # routed experts of each blk.N
+    token_embd_bytes: int = 0  # stays on the CPU in every Ollama release
+    output_tied: bool = False  # no output.weight: the output layer uses a copy of token_embd
+    max_tensor_bytes: int = 0  # the largest blk tensor: a CPU layer's copy in the compute buffer
+    expert_feed_forward_length: int = 0
+    sliding_window_pattern: list[int] = field(default_factory=list)  # per layer, 1 = local
+    cross_attention_layers: list[int] = field(default_factory=list)  # mllama
+    key_length_mla: int = 0  # MLA GGUFs (deepseek2, glm4moelite): the cache holds one latent
+    kv_lora_rank: int = 0
+    ssm_conv_kernel: int = 0  # recurrent/hybrid layers (mamba2, qwen3next, nemotron_h)
+    ssm_inner_size: int = 0
+    ssm_state_size: int = 0
+    ssm_group_count: int = 0
+    full_attention_interval: int = 0  # qwen3next: every n-th layer is attention
 
     @property
     def head_count_kv_max(self) -> int:
@@ -342,22 +363,29 @@ def _info(kv: dict[str, object], tensors: list[tuple[str, int]], size: int) -> G
     head_dim = embedding // heads if heads else 0
     vocab = kv.get("tokenizer.ggml.tokens", 0)
     layer_bytes = [0] * blocks
-    output = expert = total = gate0 = 0
+    layer_expert = [0] * blocks
+    output = expert = total = gate0 = embd = biggest = 0
     has_output = any(name == "output.weight" for name, _ in tensors)
     for name, nbytes in tensors:
         total += nbytes
         if name.startswith("blk."):
             idx = name.split(".", 2)[1]
+            routed = _ROUTED_EXPERTS.search(name) is not None
             if idx.isdigit() and int(idx) < blocks:
                 layer_bytes[int(idx)] += nbytes
+                if routed:
+                    layer_expert[int(idx)] += nbytes
             if "_exps" in name:
                 expert += nbytes
             if name == "blk.0.ffn_gate_exps.weight":
                 gate0 = nbytes
+            biggest = max(biggest, nbytes)
         elif name.startswith("output_norm") or name.startswith("output.") or (
             not has_output and name.startswith("token_embd.")
         ):
             output += nbytes
+        if name.startswith("token_embd."):
+            embd += nbytes
     file_type = kv.get("general.file_type")
     return GGUFInfo(
         architecture=arch,
@@ -381,4 +409,25 @@ def _info(kv: dict[str, object], tensors: list[tuple[str, int]], size: int) -> G
         feed_forward_length=_as_int(get("feed_forward_length")),
         tensor_bytes=total,
         header_bytes=size,
+        layer_expert_bytes=layer_expert,
+        token_embd_bytes=embd,
+        output_tied=not has_output,
+        max_tensor_bytes=biggest,
+        expert_feed_forward_length=_as_int(get("expert_feed_forward_length")),
+        sliding_window_pattern=_ints(get("attention.sliding_window_pattern", []), blocks),
+        cross_attention_layers=_ints(get("attention.cross_attention_layers", []), None),
+        key_length_mla=_as_int(get("attention.key_length_mla")),
+        kv_lora_rank=_as_int(get("attention.kv_lora_rank")),
+        ssm_conv_kernel=_as_int(get("ssm.conv_kernel")),
+        ssm_inner_size=_as_int(get("ssm.inner_size")),
+        ssm_state_size=_as_int(get("ssm.state_size")),
+        ssm_group_count=_as_int(get("ssm.group_count")),
+        full_attention_interval=_as_int(get("full_attention_interval")),
     )
+
+
+def _ints(value, limit: int | None) -> list[int]:
+    """A small per-layer array of the header as ints (booleans as 0/1); [] when absent."""
+    if not isinstance(value, list):
+        return []
+    return [_as_int(x, int(x) if isinstance(x, bool) else 0) for x in value[:limit]]

@@ -440,15 +440,18 @@ def make_budget(hw: Hardware, *, vram: int | None = None, ram: int | None = None
     library = gpus[0].library if gpus else "cpu"
     bandwidth = min((g.bandwidth_gbps for g in gpus if g.bandwidth_gbps), default=None)
     source = {}
+    total: list[int] = []
     if gpu == "none":
         free, source["vram"] = [], vram_source if vram == 0 else "--gpu none"
     elif vram is not None:
         free, source["vram"] = ([vram] if vram > 0 else []), vram_source
+        total = list(free)  # a stated size is the card's, for the context tiers too
         library = library if library != "cpu" else "cuda"
         if not vram:
             library = "cpu"
     else:
         free = [max(0, g.free_bytes - overhead) for g in gpus]
+        total = [g.vram_bytes for g in gpus]
         source["vram"] = f"--gpu {gpu_label(gpu)}" if named else "detected"
     if ram is not None:
         ram_bytes, source["ram"] = ram, ram_source
@@ -461,4 +464,4 @@ def make_budget(hw: Hardware, *, vram: int | None = None, ram: int | None = None
     cpu_bw = next((g.bandwidth_gbps for g in hw.gpus if g.vendor == "apple"), None)
     source["cpu_bandwidth"] = "chip" if cpu_bw else "assumed"
     return Budget(free, ram_bytes, library, bandwidth, cpu_bw or ASSUMED_CPU_GBPS, source,
-                  overhead)
+                  overhead, total)

@@ -6,9 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ollama_quantpick import artifacts as art
+from ollama_quantpick import estimators
+from ollama_quantpick import release as rel
 from ollama_quantpick.budget import Budget
 from ollama_quantpick.errors import InputError, NothingFits
-from ollama_quantpick.estimate import default_ctx, estimate
 from ollama_quantpick.quants import data, lookup
 from ollama_quantpick.release import Release
 from ollama_quantpick.score import Candidate, Choice, decide, explain, nothing_fits, rank
@@ -28,6 +29,7 @@ class Request:
     size: str | None = None  # "70b": only that parameter size competes
     parallel: int | None = None  # OLLAMA_NUM_PARALLEL; None: the release's default
     release: Release = field(default_factory=Release)
+    env: dict[str, str] = field(default_factory=dict)  # the OLLAMA_*/LLAMA_ARG_* server settings
 
 
 @dataclass
@@ -69,20 +71,47 @@ def _comparable(arts: list[art.Artifact]) -> list[art.Artifact]:
     return tuned or arts
 
 
+def estimate_artifact(a: art.Artifact, req: Request, ctx: int):
+    """The release's estimate of one artifact at `ctx` (clamped to the model's own context);
+    releases before v0.10 try several parallel sequences and keep the most that fit."""
+    assert a.arch is not None
+    model_ctx = a.arch.context_length or a.tag.context
+    run_ctx = min(ctx, model_ctx) if model_ctx else ctx
+    bpw = a.model_bytes * 8 / (a.tag.params_b * 1e9) if a.tag.params_b else None
+    quant = lookup(a.quant, qat=a.qat, bpw=bpw)
+    model = estimators.Model(a.arch, a.model_bytes, a.projector_bytes, a.arch_source)
+    choices = rel.parallel_choices(req.release.version, a.arch.architecture, req.parallel,
+                                   embedding=a.arch.pooling)
+    for np_ in choices:
+        est = estimators.estimate(model, quant, req.budget, release=req.release, ctx=run_ctx,
+                                  parallel=np_, kv_cache=req.kv_cache, env=req.env)
+        if est.placement == "gpu":
+            break
+    return quant, est
+
+
 def candidates(arts: list[art.Artifact], req: Request, ctx: int) -> list[Candidate]:
     out = []
     for a in arts:
-        assert a.arch is not None
-        model_ctx = a.arch.context_length or a.tag.context
-        run_ctx = min(ctx, model_ctx) if model_ctx else ctx
-        bpw = a.model_bytes * 8 / (a.tag.params_b * 1e9) if a.tag.params_b else None
-        quant = lookup(a.quant, qat=a.qat, bpw=bpw)
-        est = estimate(a.arch, quant, req.budget, model_bytes=a.model_bytes,
-                       projector_bytes=a.projector_bytes, ctx=run_ctx, kv_cache=req.kv_cache,
-                       parallel=req.parallel or 1, source=a.arch_source)
+        quant, est = estimate_artifact(a, req, ctx)
         out.append(Candidate(a.name, quant, a.tag.params_b, a.tag.active_params_b,
                              a.download_bytes, est, a.aliases, a.native_precision))
     return out
+
+
+def release_ctx(req: Request, arts: list[art.Artifact]) -> int:
+    """The num_ctx the release runs when the user sets none: the model's params layer, else
+    OLLAMA_CONTEXT_LENGTH, else the release's default (VRAM tiers from v0.15.5), capped by the
+    model's trained context."""
+    model_ctx = max((a.arch.context_length or a.tag.context or 0 for a in arts if a.arch),
+                    default=0) or None
+    arch = next((a.arch.architecture for a in arts if a.arch), "")
+    params = next((a.num_ctx for a in arts if a.num_ctx), None)
+    env = req.env.get("OLLAMA_CONTEXT_LENGTH", "").strip()
+    chosen = params or (int(env) if env.isdigit() and int(env) > 0 else None)
+    if chosen is None:
+        return rel.default_ctx(req.release.version, req.budget.tier_vram_bytes, arch, model_ctx)
+    return min(chosen, model_ctx) if model_ctx else chosen
 
 
 def ctx_ladder(req: Request, default: int) -> list[int]:
@@ -116,9 +145,8 @@ def plan(req: Request, *, decide_pick: bool = True) -> Plan:
                              f"{known}")
     arts = _size_filter(listing, req.size) if target is None else [target]
     art.attach_arch(req.ref, listing.artifacts if target is None else [target], exact=target)
-    model_ctx = max((a.arch.context_length or a.tag.context or 0 for a in arts if a.arch),
-                    default=0) or None
-    default = default_ctx(req.budget.vram_bytes, model_ctx)
+    art.attach_params(req.ref, arts)
+    default = release_ctx(req, arts)
     ladder = ctx_ladder(req, default)
     result = Plan(req, listing, ladder[0], default, target=target)
     pool = _comparable(arts) if target is None else arts

@@ -21,6 +21,7 @@ from ollama_quantpick.tagname import ModelRef
 MANIFEST_ACCEPT = "application/vnd.docker.distribution.manifest.v2+json"
 MODEL = "application/vnd.ollama.image.model"
 PROJECTOR = "application/vnd.ollama.image.projector"
+PARAMS = "application/vnd.ollama.image.params"  # the Modelfile's PARAMETER lines, as JSON
 FOREVER = float("inf")  # blobs are addressed by digest: they never change
 FIRST_RANGE = 512 * 1024
 RANGE_DEADLINE_S = 120
@@ -52,6 +53,10 @@ class Manifest:
     @property
     def model_layer(self) -> Layer | None:
         return next((layer for layer in self.layers if layer.media_type == MODEL), None)
+
+    @property
+    def params_layer(self) -> Layer | None:
+        return next((layer for layer in self.layers if layer.media_type == PARAMS), None)
 
     @property
     def model_bytes(self) -> int:
@@ -121,6 +126,11 @@ def config_blob(ref: ModelRef, digest: str) -> dict:
     except ValueError:
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def params_blob(ref: ModelRef, digest: str) -> dict:
+    """The params blob (`{"num_ctx": 8192, "stop": [...]}`): the model's own defaults."""
+    return config_blob(ref, digest)
 
 
 def _iter_range(url: str, start: int, end: int) -> Iterator[bytes]:

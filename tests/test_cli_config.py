@@ -106,7 +106,8 @@ def test_config_path_follows_xdg(run, monkeypatch, tmp_path):
 
 def test_flags_beat_config_beat_defaults(site, run, tmp_path):
     (tmp_path / "config.toml").write_text('[defaults]\ntask = "math"\nctx = 8192\n'
-                                          '[budget]\nvram = "52GB"\nram = "64GB"\n')
+                                          '[budget]\nvram = "52GB"\nram = "64GB"\n'
+                                          '[ollama]\nversion = "0.15.5"\n')
     result = run("pick", "llama3.3", "--json")
     choice = json.loads(result.stdout)
     assert choice["task"] == "math" and choice["ctx"] == 8192

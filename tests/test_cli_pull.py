@@ -79,7 +79,7 @@ def test_explicit_alias_pulls_its_artifact(site, ollama, run):
 
 def test_dry_run_pulls_nothing_and_needs_no_daemon(site, run, monkeypatch):
     monkeypatch.setenv("OLLAMA_HOST", "127.0.0.1:9")
-    result = run("pull", *MATH, "--dry-run")
+    result = run("pull", *MATH, "--dry-run", "--ollama-version", "0.15.5")
     assert result.exit_code == 0
     assert result.stdout.splitlines() == [
         "llama3.3:70b-instruct-q4_K_M (42.5 GB download)",

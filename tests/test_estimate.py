@@ -83,16 +83,21 @@ def test_several_gpus_share_the_layers_and_each_pays_its_overhead():
     one = run(budget(48, gpus=1), ctx=2048)
     two = run(budget(48, gpus=2), ctx=2048)
     assert one.placement == two.placement == "gpu"
-    assert two.graph_bytes == est.graph_size(arch(), 2048, two.kv_bytes)[0]  # partial graph
+    # the partial graph on each GPU, and the totals count what each GPU is charged
+    assert two.graph_bytes == 2 * est.graph_size(arch(), 2048, two.kv_bytes)[0]
+    assert two.total_bytes == two.vram_bytes + two.ram_bytes
+    assert [d.layers for d in two.devices] == [41, 40] and sum(d.bytes for d in two.devices) \
+        == two.vram_bytes
     assert two.vram_bytes > one.vram_bytes  # minimum memory, buffer layer and graph per GPU
     # at 8K the second GPU's overhead tips it into a split, where one 48 GB card holds it all
     assert run(budget(48, gpus=1)).placement == "gpu"
     assert run(budget(48, gpus=2)).placement == "split"
 
 
-@pytest.mark.parametrize("vram,expected", [(8, 4096), (23.9, 4096), (24, 32768), (47, 32768),
-                                           (48, 262144), (96, 262144)])
+@pytest.mark.parametrize("vram,expected", [(8, 4096), (22.9, 4096), (23, 32768), (46.9, 32768),
+                                           (47, 262144), (96, 262144)])
 def test_default_context_follows_ollamas_vram_ladder(vram, expected):
+    # v0.15.5+ (0334ffa62): total VRAM − overhead ≥ 47 GiB → 256K, ≥ 23 GiB → 32K
     assert est.default_ctx(int(vram * GiB), None) == expected
     assert est.default_ctx(int(vram * GiB), 16384) == min(expected, 16384)
 

@@ -9,6 +9,7 @@ from ollama_quantpick.budget import Budget
 from ollama_quantpick.estimate import Estimate
 from ollama_quantpick.planner import Request, plan
 from ollama_quantpick.quants import data, lookup, tasks
+from ollama_quantpick.release import Release, parse_version
 from ollama_quantpick.tagname import parse_model_ref
 
 GB = 10**9
@@ -140,8 +141,12 @@ def test_the_pick_is_stable_when_the_budget_changes_by_a_byte(site, vram_mb):
 # ---- golden decisions: real tag lists, the four standard budgets --------------------------------
 
 @pytest.mark.parametrize("model,task,vram,ram,ctx,expected,why", [
-    ("llama3.3", "math", 52, 64, 8192, "llama3.3:70b-instruct-q4_K_M",
-     "q4_K_M is the best quality that fits fully in 52 GB at 8K; q5_K_M (49.9 GB) needs a split"),
+    ("llama3.3@0.15.5", "math", 52, 64, 8192, "llama3.3:70b-instruct-q4_K_M",
+     "legacy estimate: q4_K_M is the best quality that fits fully in 52 GB at 8K; q5_K_M (49.9 GB) "
+     "needs a split"),
+    ("llama3.3", "math", 52, 64, 8192, "llama3.3:70b-instruct-q5_K_S",
+     "llama-server's fit: q5_K_S (48.7 GB, token_embd on the CPU) fits fully in 52 GB at 8K with "
+     "its 1 GiB margin; q5_K_M (49.9 GB) needs a split"),
     ("qwen3", "code", 24, 64, None, "qwen3:32b-q4_K_M",
      "24 GB: 32B q4_K_M (19.8 GB) fits fully at 4K; the 32B's capability beats 14B q8_0"),
     ("qwen3", "math", 16, 32, None, "qwen3:14b-q4_K_M",
@@ -156,8 +161,10 @@ def test_the_pick_is_stable_when_the_budget_changes_by_a_byte(site, vram_mb):
 ])
 def test_golden_decisions(site, model, task, vram, ram, ctx, expected, why):
     budget = Budget([vram * GB] if vram else [], ram * GB, "cuda" if vram else "cpu", None, 51.2)
+    model, _, version = model.partition("@")
+    release = Release(parse_version(version), "flag") if version else Release()
     req = Request(parse_model_ref(model), budget, task=task, ctx=ctx,
-                  min_tps=data()["speed"]["read_tok_s"])
+                  min_tps=data()["speed"]["read_tok_s"], release=release)
     result = plan(req)
     assert result.choice is not None, why
     assert result.choice.pick.name == expected, why

@@ -424,6 +424,7 @@ class Served:
     ranges: list[str] = field(default_factory=list)
     tags_html: dict[str, str] = field(default_factory=dict)  # overrides per model
     ignore_range: bool = False  # behave like a server that ignores Range (200, whole body)
+    params: dict[str, dict] = field(default_factory=dict)  # params blob per model (Modelfile)
 
 
 def respond(url: str, headers: dict, served: Served, lib: str = LIB, reg: str = REG):
@@ -459,6 +460,8 @@ def respond(url: str, headers: dict, served: Served, lib: str = LIB, reg: str = 
         for a in artifacts(model) if model in MODELS else []:
             if a.config_digest == digest:
                 return 200, {}, a.config_text
+            if next(x["digest"] for x in a.layers if x["mediaType"].endswith("params")) == digest:
+                return 200, {}, json.dumps(served.params.get(model, {"stop": ["<|im_end|>"]}))
             if a.blob_digest == digest:
                 data = gguf_header(a.model, a.size, a.quant)
                 rng = headers.get("Range", "")

@@ -247,8 +247,9 @@ def make_request(model: str, cfg: config_mod.Config, budget: Budget, *, task=Non
         env_kv = None
     parallel = env_uint("OLLAMA_NUM_PARALLEL", 0)  # 0 or unset: the release's default
     release = resolve_release(cfg)
+    env = {k: v for k, v in os.environ.items() if k.startswith(("OLLAMA_", "LLAMA_ARG_"))}
     return Request(
-        release=release, ref=ref, budget=budget,
+        release=release, env=env, ref=ref, budget=budget,
         task=task or entry.get("task") or d("defaults.task") or "general",
         ctx=ctx or entry.get("ctx") or d("defaults.ctx"),
         kv_cache=kv_cache or d("defaults.kv_cache") or env_kv or "f16",

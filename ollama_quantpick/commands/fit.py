@@ -59,17 +59,31 @@ def command(model, ctx, kv_cache, vram, ram, gpu, offline, refresh, as_json):
     for label, value in rows:
         click.echo(f"  {label:<17}{format_bytes(value):>10}")
     click.echo(f"budget: {budget_label(budget)}")
+    click.echo(f"estimator: {est.estimator} — {est.notes[0] if est.notes else ''} "
+               f"(release from {req.release.source})")
+    moe = f", the routed experts of {est.moe_cpu_layers} of them on the CPU" \
+        if est.moe_cpu_layers else ""
     where = {"gpu": "all layers on the GPU", "split": f"{est.gpu_layers} of {est.layers} layers "
-             "on the GPU, the rest on the CPU", "cpu": "on the CPU",
+             f"on the GPU{moe}, the rest on the CPU", "cpu": "on the CPU",
              "no": f"does not fit ({format_bytes(est.short_bytes)} short)"}[est.placement]
+    if est.placement == "split" and est.gpu_layers == est.layers:
+        where = f"all {est.layers} layers on the GPU{moe}"
     shown = processor(est.vram_bytes, est.ram_bytes, est.placement)
     click.echo(f"placement: {est.placement}{'' if est.placement == 'no' else f' ({shown})'} — "
                f"{where}")
+    if len(est.devices) > 1 or (est.devices and est.placement != "gpu"):
+        for d in est.devices:
+            click.echo(f"  {d.name}: {format_bytes(d.bytes)}, {d.layers} layers")
+    click.echo(f"real need: {format_bytes(est.need_bytes)} on the GPU to run it whole "
+               "(llama.cpp's sizes, flash attention)")
     if est.tokens_per_s is not None:
         click.echo(f"speed: about {common.per_s(est.tokens_per_s)}")
     from ollama_quantpick.estimate import GRAPH_FORMULA
 
-    if artifact.arch and artifact.arch.architecture not in GRAPH_FORMULA:
+    for note in est.notes[1:]:
+        click.echo(f"note: {note}")
+    if est.estimator == "legacy" and artifact.arch and \
+            artifact.arch.architecture not in GRAPH_FORMULA:
         click.echo(f"note: Ollama has no compute-graph formula for {artifact.arch.architecture} "
                    "and charges GQA × KV cache / 6 for it; real use is often lower, but Ollama "
                    "places layers by this figure (ollama/ollama#10740)")
