@@ -1,0 +1,129 @@
+"""What a model family can do per task at full precision, from one published benchmark
+(data/capability.toml: source, release, method and a URL beside every score). Pure; no I/O
+beyond reading the packaged data file once.
+
+capability(model, size, task):
+  1. the model and size have a score for the task          → that score ("benchmark")
+  2. another size of the same model has one                 → the nearest measured size, scaled
+     by the size law (N / N_measured)^gamma                  ("size law from qwen3:14b")
+  3. the model has no score for the task                    → the reference model's score scaled
+     by the size law, and the output says "no benchmark data" ("no data")
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+from ollama_quantpick.tagname import parse_tag
+
+
+@dataclass(frozen=True)
+class Capability:
+    value: float  # on the benchmark's 0-100 scale
+    source: str  # "benchmark" | "size law" | "no data"
+    basis: str  # "LiveBench Mathematics: qwen3:32b 80.1", or the anchor the size law scaled
+    note: str | None = None  # "no benchmark data for phi4 (code)"
+
+    @property
+    def measured(self) -> bool:
+        return self.source == "benchmark"
+
+    def to_json(self) -> dict:
+        return {"value": round(self.value, 1), "source": self.source, "basis": self.basis,
+                "note": self.note}
+
+
+@dataclass(frozen=True)
+class Row:
+    model: str
+    size: str
+    params_b: float | None
+    active_params_b: float | None
+    scores: dict
+    url: str
+    release: str
+
+
+@lru_cache(maxsize=1)
+def table() -> dict:
+    from importlib.resources import files
+
+    from ollama_quantpick.tomlcompat import tomllib
+
+    return tomllib.loads(files("ollama_quantpick").joinpath("data/capability.toml").read_text())
+
+
+@lru_cache(maxsize=1)
+def rows() -> tuple[Row, ...]:
+    out = []
+    for r in table()["score"]:
+        t = parse_tag(r["size"])
+        scores = {k: v for k, v in r.items() if k in table()["tasks"]}
+        out.append(Row(r["model"], r["size"], t.params_b, t.active_params_b, scores, r["url"],
+                       r["release"]))
+    return tuple(out)
+
+
+def families() -> list[str]:
+    """Every model with at least one score, in table order (the candidates for alternatives)."""
+    return list(dict.fromkeys(r.model for r in rows()))
+
+
+def _gamma() -> float:
+    from ollama_quantpick.quants import data
+
+    return data()["model"]["gamma"]
+
+
+def _scaled(value: float, n: float | None, n_anchor: float | None) -> float:
+    if not n or not n_anchor:
+        return value
+    return value * (n / n_anchor) ** _gamma()
+
+
+def _reference() -> Row:
+    ref = table()["reference"]
+    return next(r for r in rows() if r.model == ref["model"] and r.size == ref["size"])
+
+
+def relative(cap: Capability, task: str) -> float:
+    """The capability over the reference model's: about 1 for an 8B-class model, so score
+    differences keep the scale the quality model's tie threshold was set on."""
+    return cap.value / _reference().scores[task]
+
+
+def benchmark(task: str) -> str:
+    return table()["tasks"][task]["benchmark"]
+
+
+def lookup(model: str, params_b: float | None, active_params_b: float | None,
+           task: str) -> Capability:
+    """The capability of `model` at this size for `task`, with where the number came from."""
+    bench = benchmark(task).split(" (")[0]
+    mine = [r for r in rows() if r.model == model and task in r.scores]
+    exact = next((r for r in mine if r.params_b == params_b
+                  and r.active_params_b == active_params_b), None)
+    if exact is not None:
+        return Capability(exact.scores[task], "benchmark",
+                          f"{bench}: {model}:{exact.size} {exact.scores[task]:.1f}")
+    if mine and params_b:
+        near = min(mine, key=lambda r: (abs(math.log(params_b / (r.params_b or params_b))),
+                                        r.active_params_b != active_params_b))
+        value = _scaled(near.scores[task], params_b, near.params_b)
+        return Capability(value, "size law",
+                          f"{bench} of {model}:{near.size} ({near.scores[task]:.1f}) scaled by size")
+    anchor = _reference()
+    value = _scaled(anchor.scores[task], params_b, anchor.params_b)
+    label = f"{model}:{_size(params_b, active_params_b)}" if params_b else model
+    return Capability(value, "no data",
+                      f"assumed like {anchor.model}:{anchor.size} ({bench} "
+                      f"{anchor.scores[task]:.1f}) scaled by size",
+                      f"no benchmark data for {label} ({task})")
+
+
+def _size(params_b: float | None, active_params_b: float | None) -> str:
+    if not params_b:
+        return "?"
+    return f"{params_b:g}b" + (f"-a{active_params_b:g}b" if active_params_b else "")
