@@ -109,9 +109,10 @@ def _map_manifests(one, tags: list[str]) -> dict[str, registry.Manifest | None]:
     return dict(http.parallel_map(one, tags, WORKERS))  # Ctrl-C never waits for the pool
 
 
-def load(ref: ModelRef, *, registry_data: bool = True) -> Listing:
-    """Scrape the tags page, group tags that share a digest, read exact sizes from the registry."""
-    tags, page = library.fetch_tags(ref)
+def load(ref: ModelRef, *, registry_data: bool = True, fetched: tuple | None = None) -> Listing:
+    """Scrape the tags page, group tags that share a digest, read exact sizes from the registry.
+    `fetched`: the (tags, page) of library.fetch_tags when the caller already has them."""
+    tags, page = fetched or library.fetch_tags(ref)
     local = [t for t in tags if not t.cloud]
     cloud = [t for t in tags if t.cloud]
     manifests: dict[str, registry.Manifest | None] = {}

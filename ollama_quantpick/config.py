@@ -100,6 +100,13 @@ def _release(v):
     return None
 
 
+def _names(v):
+    """A model name, or a list of names that compete for one slot (sync pulls the winner)."""
+    if isinstance(v, list) and v and all(_text(x) is None for x in v):
+        return None
+    return None if _text(v) is None else "a model name or a non-empty list of names"
+
+
 SCHEMA = {
     "defaults": {"task": _choice(_tasks), "ctx": _int_pos, "prefer": _choice(PREFER),
                  "kv_cache": _choice(KV_CACHE), "min_tokens_per_s": _number,
@@ -107,7 +114,7 @@ SCHEMA = {
     "budget": {"vram": _size, "ram": _size, "gpu": _gpu},
     "ollama": {"host": _text, "version": _release},
 }
-MODEL_KEYS = {"name": _text, "task": _choice(_tasks), "ctx": _int_pos, "prefer": _choice(PREFER),
+MODEL_KEYS = {"name": _names, "task": _choice(_tasks), "ctx": _int_pos, "prefer": _choice(PREFER),
               "size": _text}
 
 
@@ -393,4 +400,8 @@ prefer = "balanced"       # quality, balanced, speed
 #
 # [[models]]
 # name = "nomic-embed-text:latest"   # an explicit tag is pulled as it is
+#
+# [[models]]
+# name = ["qwen3", "gemma3"]         # candidates for one slot: the best here is pulled
+# task = "chat"
 """

@@ -15,10 +15,16 @@ class InputError(QuantpickError):
 
 class NothingFits(QuantpickError):
     """No tag fits the budget: exit 3. `plan` (when known) holds the ranked candidates, so
-    `--json` can still print the answer "no" with the closest one."""
+    `--json` can still print the answer "no" with the closest one; `detail` adds what the
+    answer says beyond the plan (alternatives of other models)."""
 
     exit_code = 3
 
-    def __init__(self, message: str, plan=None):
+    def __init__(self, message: str, plan=None, detail: dict | None = None):
         super().__init__(message)
         self.plan = plan
+        self.detail = detail or {}
+
+
+class UnknownModel(QuantpickError):
+    """The library has no such model (exit 1 alone; among several models it is a bad request)."""

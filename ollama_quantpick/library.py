@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from urllib.parse import quote, urlsplit
 
 from ollama_quantpick import http
-from ollama_quantpick.errors import QuantpickError
+from ollama_quantpick.errors import QuantpickError, UnknownModel
 from ollama_quantpick.tagname import ModelRef, TagInfo, parse_tag
 
 LAYOUT_ERROR = (
@@ -192,7 +192,7 @@ def fetch_tags(ref: ModelRef) -> tuple[list[Tag], http.Page]:
     page = http.get_text(url)
     if page.status == 404:
         hint = suggest(ref)
-        raise QuantpickError(f"no model '{ref.display.split(':')[0]}' in the Ollama library{hint}")
+        raise UnknownModel(f"no model '{ref.display.split(':')[0]}' in the Ollama library{hint}")
     if page.status != 200:
         raise QuantpickError(f"{http.host_of(url)} answered HTTP {page.status} for "
                              f"{http.redact(url)}")

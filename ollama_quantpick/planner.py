@@ -9,7 +9,7 @@ from ollama_quantpick import artifacts as art
 from ollama_quantpick import estimators
 from ollama_quantpick import release as rel
 from ollama_quantpick.budget import Budget
-from ollama_quantpick.errors import InputError, NothingFits
+from ollama_quantpick.errors import InputError, NothingFits, UnknownModel
 from ollama_quantpick.quants import data, lookup
 from ollama_quantpick.release import Release
 from ollama_quantpick.score import Candidate, Choice, decide, explain, nothing_fits, rank
@@ -30,6 +30,15 @@ class Request:
     parallel: int | None = None  # OLLAMA_NUM_PARALLEL; None: the release's default
     release: Release = field(default_factory=Release)
     env: dict[str, str] = field(default_factory=dict)  # the OLLAMA_*/LLAMA_ARG_* server settings
+    others: tuple[ModelRef, ...] = ()  # more models in the same decision (`pick qwen3 llama3.3`)
+
+    @property
+    def refs(self) -> list[ModelRef]:
+        return [self.ref, *self.others]
+
+    @property
+    def label(self) -> str:
+        return ", ".join(r.display for r in self.refs)
 
 
 @dataclass
@@ -41,6 +50,12 @@ class Plan:
     ranked: list[Candidate] = field(default_factory=list)
     choice: Choice | None = None
     target: art.Artifact | None = None  # the artifact an explicit MODEL:TAG names
+    listings: list[art.Listing] = field(default_factory=list)  # one per model, request order
+
+    def artifact(self, name: str) -> art.Artifact:
+        """The artifact behind a candidate's name, whichever model it belongs to."""
+        return next(a for lst in self.listings or [self.listing] for a in lst.artifacts
+                    if a.name == name)
 
 
 def budget_label(budget: Budget) -> str:
@@ -129,27 +144,62 @@ def ctx_ladder(req: Request, default: int) -> list[int]:
     return ladder
 
 
-def plan(req: Request, *, decide_pick: bool = True) -> Plan:
-    """Load the model's artifacts, estimate each on the budget and rank them for the task."""
-    listing = art.load(req.ref)
+def load_listings(refs: list[ModelRef]) -> list[art.Listing]:
+    """Every model's tags page first, then the registry: an unknown model among several is a bad
+    request found before any manifest or GGUF header of the others is fetched."""
+    from ollama_quantpick import library
+
+    pages = []
+    for ref in refs:
+        try:
+            pages.append(library.fetch_tags(ref))
+        except UnknownModel as exc:
+            if len(refs) == 1:
+                raise
+            rest = ", ".join(r.display for r in refs if r is not ref)
+            raise InputError(f"{exc}; drop it to decide among {rest}") from None
+    return [art.load(ref, fetched=page) for ref, page in zip(refs, pages)]
+
+
+def _model_pool(listing: art.Listing, ref: ModelRef, req: Request
+                ) -> tuple[list[art.Artifact], art.Artifact | None]:
+    """The artifacts of one model that compete (an explicit tag: that one), headers attached."""
     target = None
-    if req.ref.tag:
-        target = next((a for a in listing.artifacts if req.ref.tag in a.tags), None)
+    if ref.tag:
+        target = next((a for a in listing.artifacts if ref.tag in a.tags), None)
         if target is None:
             known = ", ".join(t for a in listing.artifacts for t in a.tags[:1])
             cloud = [t.tag for t in listing.cloud]
-            if req.ref.tag in cloud:
-                raise InputError(f"{req.ref.display} is a cloud tag: it runs on ollama.com, not "
+            if ref.tag in cloud:
+                raise InputError(f"{ref.display} is a cloud tag: it runs on ollama.com, not "
                                  "on this machine")
-            raise InputError(f"{req.ref.display} is not a tag of {req.ref.model}; tags include "
+            raise InputError(f"{ref.display} is not a tag of {ref.model}; tags include "
                              f"{known}")
     arts = _size_filter(listing, req.size) if target is None else [target]
-    art.attach_arch(req.ref, listing.artifacts if target is None else [target], exact=target)
-    art.attach_params(req.ref, arts)
-    default = release_ctx(req, arts)
+    art.attach_arch(ref, listing.artifacts if target is None else [target], exact=target)
+    art.attach_params(ref, arts)
+    return arts, target
+
+
+def plan(req: Request, *, decide_pick: bool = True) -> Plan:
+    """Load each model's artifacts, estimate each on the budget and rank them all together for
+    the task: one ranking across models."""
+    listings = load_listings(req.refs)
+    arts: list[art.Artifact] = []
+    pool: list[art.Artifact] = []
+    target = None
+    defaults = []
+    for listing, ref in zip(listings, req.refs):
+        mine, tgt = _model_pool(listing, ref, req)
+        arts += mine
+        pool += _comparable(mine) if tgt is None else mine
+        defaults.append(release_ctx(req, mine))
+        if len(req.refs) == 1:
+            target = tgt  # several models: an explicit tag competes like any other
+    # several models: the largest default, each tag capped at its own context by candidates()
+    default = max(defaults)
     ladder = ctx_ladder(req, default)
-    result = Plan(req, listing, ladder[0], default, target=target)
-    pool = _comparable(arts) if target is None else arts
+    result = Plan(req, listings[0], ladder[0], default, target=target, listings=listings)
     if not pool:
         return result
     if decide_pick:
@@ -168,14 +218,53 @@ def plan(req: Request, *, decide_pick: bool = True) -> Plan:
     return result
 
 
+def find_alternatives(req: Request, result: Plan, limit: int = 3) -> tuple[list[Candidate], float]:
+    """Up to `limit` tags of OTHER models, from the capability table's families, that score at
+    least the asked models' best for the task and run here. Fetched as usual; a family that
+    cannot be read is skipped (alternatives are a hint, not the answer)."""
+    from dataclasses import replace
+
+    from ollama_quantpick import across
+    from ollama_quantpick.errors import QuantpickError
+    from ollama_quantpick.tagname import ModelRef
+
+    target = across.target_capability(result.ranked)
+    asked = {r.model for r in req.refs if r.namespace is None}
+    budget = req.budget.vram_bytes + req.budget.ram_bytes
+    picks = []
+    for family, rows in across.alternative_sizes(asked, req.task, target, budget).items():
+        ref = ModelRef(family)
+        try:
+            listing = art.load(ref)
+        except QuantpickError:
+            continue
+        sizes = {(r.params_b, r.active_params_b) for r in rows}
+        arts = _comparable([a for a in listing.artifacts
+                            if (a.tag.params_b, a.tag.active_params_b) in sizes])
+        if not arts:
+            continue
+        art.attach_arch(ref, arts)
+        art.attach_params(ref, arts)
+        sub = replace(req, ref=ref, others=(), size=None)
+        ladder = ctx_ladder(sub, release_ctx(sub, arts))
+        outcome = decide(lambda c, arts=arts, sub=sub: candidates(arts, sub, c), ladder,
+                         req.task, req.prefer, req.min_tps, budget_label(req.budget))
+        if isinstance(outcome, Choice):
+            picks.append(outcome.pick)
+    return across.choose_alternatives(picks, limit), target
+
+
 def choose(req: Request) -> tuple[Plan, Candidate | None, str]:
     """The pick and its one-line reason. An explicit MODEL:TAG is checked, not chosen: it comes
     back as None with the reason when it does not fit or is too slow. NothingFits (exit 3) when
-    no tag of the model fits."""
+    no tag of the model(s) fits; its message and detail name fitting alternatives of other
+    models. With several models the reason says why the others lost, in numbers."""
+    from ollama_quantpick import across
+
     result = plan(req)
     label = budget_label(req.budget)
     if not result.ranked:
-        raise NothingFits(f"{req.ref.display} has no tag that runs locally (only cloud tags)",
+        raise NothingFits(f"{req.label} has no tag that runs locally (only cloud tags)",
                           plan=result)
     if result.target is not None:
         c = result.ranked[0]
@@ -183,5 +272,29 @@ def choose(req: Request) -> tuple[Plan, Candidate | None, str]:
             return result, None, nothing_fits(result.ranked, label)
         return result, c, explain(result.ranked, req.task, label)
     if result.choice is None:
-        raise NothingFits(nothing_fits(result.ranked, label), plan=result)
-    return result, result.choice.pick, result.choice.reason
+        alts, target = find_alternatives(req, result)
+        message = nothing_fits(result.ranked, label)
+        if alts:
+            message += " — instead: " + ", ".join(across.describe(a, target, req.task)
+                                                   for a in alts)
+        else:
+            message += (f" — no other model with at least {req.label}'s {req.task} score "
+                        "runs here")
+        notes = across.data_notes(result.ranked)
+        if notes:
+            message += "; " + "; ".join(notes)
+        raise NothingFits(message, plan=result, detail={
+            "models": [r.display for r in req.refs], "target_capability": round(target, 1),
+            "alternatives": [across.to_json(a) for a in alts]})
+    pick = result.choice.pick
+    reason = result.choice.reason
+    if len(req.refs) > 1:
+        if others := across.why_not(result.ranked, pick, req.task):
+            reason += f"; {others}"
+        notes = across.data_notes(list(across.best_per_model(result.ranked).values()))
+    else:
+        notes = across.data_notes([pick])
+    if notes:
+        reason += "; " + "; ".join(notes)
+    result.choice.reason = reason
+    return result, pick, reason

@@ -1,8 +1,9 @@
 """The quality model, the ranking and the decision with its one-line reason. Pure.
 
 quality = exp(-S · m_task · (KLD_quant + KLD_kv) · f(N)),  f(N) = clamp((N_eff/8B)^-alpha)
-score_quality = (N/8B)^gamma · quality   (capability: lets sizes of one family compete)
-Constants and their sources: data/quants.toml and ../shared/research/quant-quality.md §6.
+score = capability(model, N, task) / capability(reference) · quality · speed term, capability from
+data/capability.toml (a published benchmark per task; the size law where a size or model has none).
+Constants and their sources: data/quants.toml and data/capability.toml.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ollama_quantpick.capability import Capability, relative
+from ollama_quantpick.capability import lookup as capability_of
 from ollama_quantpick.estimate import Estimate
 from ollama_quantpick.quants import Quant, data
 from ollama_quantpick.sizes import format_bytes
@@ -40,6 +43,12 @@ class Candidate:
     rank: int = 0
     picked: bool = False
     too_slow: bool = False
+    cap: Capability | None = None  # the model's capability for the task (set by rank)
+
+    @property
+    def model(self) -> str:
+        """`qwen3` of `qwen3:32b-q4_K_M` (`user/model` for a namespaced one)."""
+        return self.name.rsplit(":", 1)[0]
 
 
 @dataclass
@@ -56,8 +65,11 @@ class Choice:
         def one(c: Candidate | None) -> dict | None:
             if c is None:
                 return None
-            return {"name": c.name, "aliases": c.aliases, "quant": c.quant.name,
-                    "params_b": c.params_b, "quality": round(c.quality, 4),
+            return {"name": c.name, "model": c.model, "aliases": c.aliases,
+                    "quant": c.quant.name, "params_b": c.params_b,
+                    "capability": c.cap.to_json() if c.cap else None,
+                    "capability_source": c.cap.source if c.cap else None,
+                    "quality": round(c.quality, 4),
                     "score": round(c.score, 4), "download_bytes": c.download_bytes,
                     "estimate": c.estimate.to_json()}
         return {"name": self.pick.name, "task": self.task, "ctx": self.ctx, "reason": self.reason,
@@ -78,11 +90,6 @@ def quality(quant: Quant, params_b: float | None, task: str, kv_cache: str = "f1
     return math.exp(-m["S"] * task_m(task) * kld * f)
 
 
-def capability(params_b: float | None) -> float:
-    m = data()["model"]
-    return (max(params_b or m["ref_params_b"], 0.01) / m["ref_params_b"]) ** m["gamma"]
-
-
 def speed_utility(tps: float | None, task: str) -> float | None:
     """0..1 from half reading speed up to 4× (chat, creative) or 8× (code, math, reasoning:
     read after completion) reading speed; POLICY anchored on 238 wpm (research 6.4)."""
@@ -101,7 +108,10 @@ def rank(cands: list[Candidate], task: str, prefer: str = "balanced",
                             c.native)
         u = speed_utility(c.estimate.tokens_per_s, task)
         weight = {"quality": 0.0, "balanced": 0.1, "speed": 0.5}[prefer]
-        c.score = capability(c.params_b) * c.quality * (1 - weight + weight * (1 if u is None else u))
+        # capability relative to the reference model: measured, scaled from a measured size of
+        # the same model, or (no data) the reference's scaled by size (data/capability.toml)
+        c.cap = capability_of(c.model, c.params_b, c.active_params_b, task)
+        c.score = relative(c.cap, task) * c.quality * (1 - weight + weight * (1 if u is None else u))
         tps = c.estimate.speed_cap
         c.too_slow = bool(min_tps and tps is not None and tps < min_tps)
         c.picked = False

@@ -19,12 +19,14 @@ def answer_json(result, reason: str | None = None, pick=None) -> dict:
         return {**base, "name": pick.name, "ctx": pick.estimate.ctx, "pick": candidate_json(pick)}
     if reason is None:
         reason = (nothing_fits(result.ranked, budget_label(req.budget)) if result.ranked
-                  else f"{req.ref.display} has no tag that runs locally (only cloud tags)")
+                  else f"{req.label} has no tag that runs locally (only cloud tags)")
     return no_answer(base, result.ranked, reason, req.min_tps)
 
 
 def candidate_json(c) -> dict:
-    return {"name": c.name, "aliases": c.aliases, "quant": c.quant.name, "params_b": c.params_b,
+    return {"name": c.name, "model": c.model, "aliases": c.aliases, "quant": c.quant.name,
+            "params_b": c.params_b, "capability": c.cap.to_json() if c.cap else None,
+            "capability_source": c.cap.source if c.cap else None,
             "quality": round(c.quality, 4), "score": round(c.score, 4),
             "download_bytes": c.download_bytes, "estimate": c.estimate.to_json()}
 

@@ -109,6 +109,11 @@ def cache_options(f):
     return f
 
 
+def models_argument(f):
+    """MODEL...: one model, or several that compete in one decision."""
+    return click.argument("models", metavar="MODEL...", nargs=-1, required=True)(f)
+
+
 def decision_options(f):
     """--task --ctx --kv-cache --prefer --min-speed --size, the budget and cache flags."""
     f = cache_options(f)
@@ -233,15 +238,26 @@ def detect_and_budget(cfg: config_mod.Config, vram: str | None, ram: str | None,
     return hw, budget
 
 
-def make_request(model: str, cfg: config_mod.Config, budget: Budget, *, task=None, ctx=None,
+def parse_models(models) -> list:
+    """One name or several (`qwen3 llama3.3`): each validated before anything is fetched; the
+    same model named twice counts once."""
+    from ollama_quantpick.tagname import parse_model_ref
+
+    names = [models] if isinstance(models, str) else list(models)
+    if not names:
+        raise InputError("name at least one model, e.g. 'qwen3' or 'qwen3 llama3.3'")
+    return list(dict.fromkeys(parse_model_ref(n) for n in names))
+
+
+def make_request(model, cfg: config_mod.Config, budget: Budget, *, task=None, ctx=None,
                  kv_cache=None, prefer=None, min_speed=None, size=None, entry: dict | None = None):
+    """`model`: a name or a list of names (several models compete in one decision)."""
     from ollama_quantpick.planner import Request
     from ollama_quantpick.quants import data
-    from ollama_quantpick.tagname import parse_model_ref
 
     entry = entry or {}
     d = cfg.get
-    ref = parse_model_ref(model)
+    ref, *others = parse_models(model)
     env_kv = os.environ.get("OLLAMA_KV_CACHE_TYPE")
     if env_kv and env_kv not in KV:
         env_kv = None
@@ -259,6 +275,7 @@ def make_request(model: str, cfg: config_mod.Config, budget: Budget, *, task=Non
             else data()["speed"]["min_tok_s"]),
         size=size or entry.get("size"),
         parallel=parallel or None,
+        others=tuple(others),
     )
 
 
@@ -291,12 +308,13 @@ def stale_note(page) -> None:
              f"{http.describe_age(page.age_s)} ago")
 
 
-def choose(model: str, cfg: config_mod.Config, budget: Budget, **opts):
+def choose(model, cfg: config_mod.Config, budget: Budget, **opts):
     """Build the request, decide, and note a stale cache: (plan, candidate or None, reason)."""
     from ollama_quantpick.planner import choose as decide
 
     result, pick, reason = decide(make_request(model, cfg, budget, **opts))
-    stale_note(result.listing.page)
+    for listing in result.listings or [result.listing]:
+        stale_note(listing.page)
     if pick is not None:  # a "no" stays one line
         note_release(result.request.release)
     return result, pick, reason

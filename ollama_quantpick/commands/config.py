@@ -63,7 +63,8 @@ def show_cmd(as_json):
         click.echo(f"{key} = {shown!s}  [{item['source']}]")
     for m in cfg.models:
         extras = ", ".join(f"{k}={v}" for k, v in m.items() if k != "name")
-        click.echo(f"models: {m['name']}" + (f" ({extras})" if extras else ""))
+        name = ", ".join(m["name"]) if isinstance(m["name"], list) else m["name"]
+        click.echo(f"models: {name}" + (f" ({extras})" if extras else ""))
 
 
 @command.command("init")

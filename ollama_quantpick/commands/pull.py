@@ -50,7 +50,7 @@ def install(daemon, artifact, *, yes: bool, quiet: bool, force_prompt: bool = Tr
 
 
 @click.command("pull")
-@click.argument("model")
+@common.models_argument
 @common.decision_options
 @click.option("--dry-run", is_flag=True, help="Decide and print what would be pulled; pull "
               "nothing (no Ollama needed).")
@@ -61,16 +61,18 @@ def install(daemon, artifact, *, yes: bool, quiet: bool, force_prompt: bool = Tr
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
 @click.option("--json", "as_json", is_flag=True, help="Print the answer and what was done as JSON "
               "(docs/json.md); progress is not shown.")
-def command(model, task, ctx, kv_cache, prefer, min_speed, size, vram, ram, gpu, offline,
+def command(models, task, ctx, kv_cache, prefer, min_speed, size, vram, ram, gpu, offline,
             refresh, dry_run, yes, force, host, quiet, as_json):
     """Pick the best tag of MODEL for the task, say why, and pull it into Ollama.
 
-    With MODEL:TAG the tag is checked against the budget and pulled as it is.
+    With MODEL:TAG the tag is checked against the budget and pulled as it is. With several
+    models the best tag across them is pulled.
 
     \b
     Examples:
       quantpick pull llama3.3 --task math
       quantpick pull llama3.3 --task math --dry-run
+      quantpick pull qwen3 llama3.3 --task code --dry-run
       quantpick pull qwen3:14b --yes
     """
     from ollama_quantpick.daemon import Daemon, is_local, resolve_host
@@ -85,12 +87,12 @@ def command(model, task, ctx, kv_cache, prefer, min_speed, size, vram, ram, gpu,
     from ollama_quantpick.commands.answers import answer_json
 
     try:
-        result, pick, reason = common.choose(model, cfg, budget, task=task, ctx=ctx,
+        result, pick, reason = common.choose(models, cfg, budget, task=task, ctx=ctx,
                                              kv_cache=kv_cache, prefer=prefer,
                                              min_speed=min_speed, size=size)
     except NothingFits as exc:
         if as_json and exc.plan is not None:
-            common.echo_json({**answer_json(exc.plan, str(exc)), **_pull_fields(
+            common.echo_json({**answer_json(exc.plan, str(exc)), **exc.detail, **_pull_fields(
                 None, daemon.host, dry_run, "none")})
         raise
     if pick is None:
@@ -100,7 +102,7 @@ def command(model, task, ctx, kv_cache, prefer, min_speed, size, vram, ram, gpu,
                     None, daemon.host, dry_run, "none")})
             raise NothingFits(f"{reason}; use --force to pull it anyway", plan=result)
         pick = result.ranked[0]
-    artifact = next(a for a in result.listing.artifacts if a.name == pick.name)
+    artifact = result.artifact(pick.name)
     if as_json:
         answer = answer_json(result, reason, pick)
         if dry_run:

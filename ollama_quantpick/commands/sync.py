@@ -50,14 +50,16 @@ def command(config_path, dry_run, host, vram, ram, gpu, offline, refresh, yes, q
     click.get_current_context().meta["ollama_host"] = daemon.host  # its release is predicted
     rows = []
     for entry in cfg.models:
-        row = {"model": entry["name"], "task": entry.get("task") or cfg.get("defaults.task")
+        names = entry["name"] if isinstance(entry["name"], list) else [entry["name"]]
+        row = {"model": ", ".join(names), "task": entry.get("task") or cfg.get("defaults.task")
                or "general", "tag": None, "download_bytes": None, "installed": None,
                "action": None, "reason": None, "error": None}
         try:
-            result, pick, reason = common.choose(entry["name"], cfg, budget, entry=entry)
+            # several names: the candidates of one slot compete; the winner is pulled
+            result, pick, reason = common.choose(names, cfg, budget, entry=entry)
             if pick is None:
                 raise QuantpickError(config_hint(reason))
-            artifact = next(a for a in result.listing.artifacts if a.name == pick.name)
+            artifact = result.artifact(pick.name)
             row.update(tag=artifact.name, download_bytes=artifact.download_bytes, _artifact=artifact,
                        reason=reason)
             try:

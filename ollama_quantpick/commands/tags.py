@@ -1,4 +1,5 @@
-"""`quantpick tags MODEL`: every tag of a model, ranked for the task, with fit and why."""
+"""`quantpick tags MODEL...`: every tag of a model (or of several, in one ranking), ranked for the
+task, with fit and why."""
 
 from __future__ import annotations
 
@@ -55,11 +56,13 @@ def row_json(c, artifact, rank: int) -> dict:
         "updated": tag.updated, "runs": runs(c), "too_slow": c.too_slow, "picked": c.picked,
         "processor": processor(c.estimate), "quality": round(c.quality, 4),
         "score": round(c.score, 4) if runs(c) else None, "estimate": c.estimate.to_json(),
+        "model": c.model, "capability": c.cap.to_json() if c.cap else None,
+        "capability_source": c.cap.source if c.cap else None,
     }
 
 
 def request_json(req, result) -> dict:
-    return {"model": req.ref.display, "task": req.task, "ctx": result.ctx,
+    return {"model": req.ref.display, "models": [r.display for r in req.refs], "task": req.task, "ctx": result.ctx,
             "ctx_default": result.ctx_default, "ctx_asked": req.ctx, "kv_cache": req.kv_cache,
             "prefer": req.prefer, "min_tokens_per_s": req.min_tps, "size": req.size}
 
@@ -110,36 +113,41 @@ def _styler(rows: list[dict]):
 
 
 @click.command("tags")
-@click.argument("model")
+@common.models_argument
 @common.decision_options
 @click.option("--all", "show_all", is_flag=True, help="Also list cloud tags (they run on "
               "ollama.com, not here).")
 @click.option("--wide", is_flag=True, help="Show every column, whatever the terminal width.")
 @click.option("--json", "as_json", is_flag=True, help="Print {request, budget, ollama, rows, pick} "
               "as JSON (docs/json.md).")
-def command(model, task, ctx, kv_cache, prefer, min_speed, size, vram, ram, gpu, offline,
+def command(models, task, ctx, kv_cache, prefer, min_speed, size, vram, ram, gpu, offline,
             refresh, show_all, wide, as_json):
     """List every tag of MODEL, ranked for the task, with fit, memory and speed.
 
     Tags that share a digest are one download: each is shown once, with its aliases. The table
-    fits the terminal (COLUMNS); --wide shows every column.
+    fits the terminal (COLUMNS); --wide shows every column. Several models make one ranking
+    across them (capability per task from data/capability.toml; README "Choosing between models").
 
     \b
     Examples:
       quantpick tags phi4
       quantpick tags qwen3 --task code --ctx 32768
+      quantpick tags phi4 qwen3 --task code --vram 16GB
       quantpick tags llama3.3 --vram 24GB --ram 64GB --json
     """
     from ollama_quantpick.planner import budget_label, plan
     from ollama_quantpick.table import render, terminal_width, wrap
 
     cfg, budget = common.prepare(offline, refresh, vram, ram, gpu)
-    req = common.make_request(model, cfg, budget, task=task, ctx=ctx, kv_cache=kv_cache,
+    req = common.make_request(models, cfg, budget, task=task, ctx=ctx, kv_cache=kv_cache,
                               prefer=prefer, min_speed=min_speed, size=size)
     result = plan(req)
-    common.stale_note(result.listing.page)
+    for listing in result.listings:
+        common.stale_note(listing.page)
     common.note_release(req.release)
-    by_name = {a.name: a for a in result.listing.artifacts}
+    by_name = {a.name: a for lst in result.listings for a in lst.artifacts}
+    several = len(req.refs) > 1
+    cloud = [(lst.ref, t) for lst in result.listings for t in lst.cloud]
     label = budget_label(budget)
     rows_c = ordered(result)
     if as_json:
@@ -148,7 +156,7 @@ def command(model, task, ctx, kv_cache, prefer, min_speed, size, vram, ram, gpu,
                "rows": [row_json(c, by_name[c.name], i) for i, c in enumerate(rows_c, 1)],
                "pick": answers.answer_json(result)}
         if show_all:
-            out["cloud"] = [t.to_json() for t in result.listing.cloud]
+            out["cloud"] = [dict(t.to_json(), model=ref.display) for ref, t in cloud]
         common.echo_json(out)
         return
     from ollama_quantpick.library import fetch_model_info
@@ -159,14 +167,15 @@ def command(model, task, ctx, kv_cache, prefer, min_speed, size, vram, ram, gpu,
         for line in wrap(text, width):
             click.echo(line, err=err)
 
-    if info := fetch_model_info(req.ref):  # the model page: description and capability badges
-        badges = f" [{', '.join(info.capabilities)}]" if info.capabilities else ""
-        about = (info.description or "").strip()
-        room = min(width, 100) - len(req.ref.display) - 2 - len(badges)
-        if len(about) > room:
-            about = about[: max(room - 1, 0)].rsplit(" ", 1)[0] + "…"
-        click.echo(f"{req.ref.display}: {about}{badges}"[:width])
-    head = f"{req.ref.display}: task {req.task}, {label}, context {_ctx(result.ctx)}"
+    for ref in req.refs:
+        if info := fetch_model_info(ref):  # the model page: description and capability badges
+            badges = f" [{', '.join(info.capabilities)}]" if info.capabilities else ""
+            about = (info.description or "").strip()
+            room = min(width, 100) - len(ref.display) - 2 - len(badges)
+            if len(about) > room:
+                about = about[: max(room - 1, 0)].rsplit(" ", 1)[0] + "…"
+            click.echo(f"{ref.display}: {about}{badges}"[:width])
+    head = f"{req.label}: task {req.task}, {label}, context {_ctx(result.ctx)}"
     if result.ctx != result.ctx_default:
         head += f" (Ollama default here: {_ctx(result.ctx_default)})"
     say(head)
@@ -175,7 +184,8 @@ def command(model, task, ctx, kv_cache, prefer, min_speed, size, vram, ram, gpu,
         est, tag = c.estimate, by_name[c.name].tag
         mark = "*" if c.picked else ("" if runs(c) else "-")
         rows.append({
-            "mark": mark, "rank": str(i), "tag": c.name.split(":", 1)[1], "params": _params(c),
+            "mark": mark, "rank": str(i), "tag": c.name if several else c.name.split(":", 1)[1],
+            "params": _params(c),
             "quant": c.quant.name if c.quant.rated else f"{c.quant.name}†",
             "size": format_bytes(c.download_bytes), "fit": processor(est),
             "layers": f"{est.gpu_layers}/{est.layers}" if est.layers else "-",
@@ -193,24 +203,34 @@ def command(model, task, ctx, kv_cache, prefer, min_speed, size, vram, ram, gpu,
     shown = {c.key for c in layout(columns, rows, width, wide)[0]}
     parts = ["* pick", "- can't run here", f"QUALITY: {req.task} quality kept vs fp16",
              "FIT as in ollama ps", "LAYERS on GPU/all" if "layers" in shown else "",
-             "SCORE: quality x model size (ranks sizes)" if "score" in shown else "",
+             "SCORE: quality x capability (per-task benchmark; ranks sizes and models)"
+             if "score" in shown else "",
              "† quant rated by bits/weight" if "quant" in shown and any(
                  not c.quant.rated for c in result.ranked) else ""]
     click.echo(legend(parts, width))
-    if show_all and result.listing.cloud:
+    if show_all and cloud:
         say("cloud (run on ollama.com, not here): "
-            + ", ".join(t.tag for t in result.listing.cloud))
-    elif result.listing.cloud:
-        say(f"{len(result.listing.cloud)} cloud tag(s) not shown; --all lists them")
+            + ", ".join(f"{ref.display}:{t.tag}" if several else t.tag for ref, t in cloud))
+    elif cloud:
+        say(f"{len(cloud)} cloud tag(s) not shown; --all lists them")
     if not result.ranked:
-        click.echo(f"{req.ref.display} has no tag that runs locally", err=True)
+        click.echo(f"{req.label} has no tag that runs locally", err=True)
     elif result.choice:
-        say(f"pick: {result.choice.pick.name} — {result.choice.reason}")
+        from ollama_quantpick import across
+
+        reason = result.choice.reason
+        if several and (others := across.why_not(result.ranked, result.choice.pick, req.task)):
+            reason += f"; {others}"
+        say(f"pick: {result.choice.pick.name} — {reason}")
         if result.choice.ctx_hint:
             say(f"note: {result.choice.ctx_hint}")
     else:
         from ollama_quantpick.score import nothing_fits
 
         say(nothing_fits(result.ranked, label))
+    from ollama_quantpick.across import data_notes
+
+    for note in data_notes(result.ranked):
+        say(f"note: {note}")
     if any(c.estimate.source == "fallback" for c in result.ranked):
         say("note: some sizes are estimated without the model header (registry unavailable)")
