@@ -284,7 +284,7 @@ def choose(req: Request) -> tuple[Plan, Candidate | None, str]:
         if notes:
             message += "; " + "; ".join(notes)
         raise NothingFits(message, plan=result, detail={
-            "models": [r.display for r in req.refs], "target_capability": round(target, 1),
+            "target_capability": round(target, 1),
             "alternatives": [across.to_json(a) for a in alts]})
     pick = result.choice.pick
     reason = result.choice.reason

@@ -68,7 +68,7 @@ def test_wider_terminals_add_columns_and_wide_shows_all(site, run):
     for col in ("PARAMS", "QUANT", "LAYERS", "NEEDS", "CTX", "SCORE", "ALIASES", "INPUT"):
         assert col in header(wide)
     assert max(len(line) for line in at160.splitlines()) <= 160
-    assert "SCORE: quality x model size" in wide
+    assert "SCORE: quality x capability" in wide
 
 
 def test_rows_that_cannot_run_are_marked_and_ranked_last(site, run):

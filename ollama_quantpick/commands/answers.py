@@ -12,7 +12,8 @@ def answer_json(result, reason: str | None = None, pick=None) -> dict:
 
     req = result.request
     base = {"answer": "yes", "name": None, "task": req.task, "ctx": result.ctx, "reason": reason,
-            "ctx_hint": None, "pick": None, "runner_up": None, "closest": None, "lacks": None}
+            "ctx_hint": None, "pick": None, "runner_up": None, "closest": None, "lacks": None,
+            "alternatives": [], "target_capability": None}
     if result.choice is not None and (pick is None or pick is result.choice.pick):
         return {**base, **result.choice.to_json()}
     if pick is not None:  # an explicit MODEL:TAG that fits
