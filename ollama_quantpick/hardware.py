@@ -168,7 +168,11 @@ def apple_share(ram: int) -> float:
     """recommendedMaxWorkingSetSize / RAM as measured (data/gpus.toml [[apple_share]])."""
     rows = sorted(_gpu_table()["apple_share"], key=lambda r: r["from_gib"])
     # thresholds are Apple's sizes (128 GB = 128 GiB); --ram 128GB means the same machine
-    return [r for r in rows if ram >= r["from_gib"] * 1e9 * 0.98][-1]["share"]
+    return [r for r in rows if ram >= r["from_gib"] * 1e9 * 0.98][-1]["share"]  # 1e9: see above
+
+
+# Unified-memory sizes Apple sells (its "GB" are GiB).
+APPLE_SIZES_GB = (8, 16, 18, 24, 32, 36, 48, 64, 96, 128, 192, 256, 512)
 
 
 def named_hardware(value: str, ram: int | None, fallback_ram: int | None) -> Hardware:
@@ -179,8 +183,10 @@ def named_hardware(value: str, ram: int | None, fallback_ram: int | None) -> Har
     vendor = entry.get("vendor", "nvidia")
     if vendor == "apple":
         total = ram if ram is not None else int(entry["ram_gib"] * GiB)
+        if ram is not None and ram % 10**9 == 0 and ram // 10**9 in APPLE_SIZES_GB:
+            total = ram // 10**9 * GiB  # "--ram 64GB" names Apple's 64 GB model: 64 GiB
         share = int(total * apple_share(total))
-        note = f"planning for {entry['name']} with {total / 1e9:.0f} GB unified memory"
+        note = f"planning for {entry['name']} with {total / GiB:.0f} GiB unified memory"
         if ram is None:
             note += " (its base configuration; pass --ram for another)"
         return Hardware([GPU("apple", f"Apple {entry['name']}", share, share, float(entry["gbps"]),

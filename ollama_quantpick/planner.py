@@ -12,7 +12,7 @@ from ollama_quantpick.budget import Budget
 from ollama_quantpick.errors import InputError, NothingFits, UnknownModel
 from ollama_quantpick.quants import data, lookup
 from ollama_quantpick.release import Release
-from ollama_quantpick.score import Candidate, Choice, decide, explain, nothing_fits, rank
+from ollama_quantpick.score import Candidate, Choice, Option, decide, explain, nothing_fits, rank
 from ollama_quantpick.sizes import format_bytes
 from ollama_quantpick.tagname import ModelRef, parse_tag
 
@@ -50,6 +50,7 @@ class Plan:
     ranked: list[Candidate] = field(default_factory=list)
     choice: Choice | None = None
     target: art.Artifact | None = None  # the artifact an explicit MODEL:TAG names
+    options: list[Option] = field(default_factory=list)  # the (context, KV cache) ways tried
     listings: list[art.Listing] = field(default_factory=list)  # one per model, request order
 
     def artifact(self, name: str) -> art.Artifact:
@@ -86,7 +87,7 @@ def _comparable(arts: list[art.Artifact]) -> list[art.Artifact]:
     return tuned or arts
 
 
-def estimate_artifact(a: art.Artifact, req: Request, ctx: int):
+def estimate_artifact(a: art.Artifact, req: Request, ctx: int, kv_cache: str | None = None):
     """The release's estimate of one artifact at `ctx` (clamped to the model's own context);
     releases before v0.10 try several parallel sequences and keep the most that fit."""
     assert a.arch is not None
@@ -99,16 +100,17 @@ def estimate_artifact(a: art.Artifact, req: Request, ctx: int):
                                    embedding=a.arch.pooling)
     for np_ in choices:
         est = estimators.estimate(model, quant, req.budget, release=req.release, ctx=run_ctx,
-                                  parallel=np_, kv_cache=req.kv_cache, env=req.env)
+                                  parallel=np_, kv_cache=kv_cache or req.kv_cache, env=req.env)
         if est.placement == "gpu":
             break
     return quant, est
 
 
-def candidates(arts: list[art.Artifact], req: Request, ctx: int) -> list[Candidate]:
+def candidates(arts: list[art.Artifact], req: Request, ctx: int,
+               kv_cache: str | None = None) -> list[Candidate]:
     out = []
     for a in arts:
-        quant, est = estimate_artifact(a, req, ctx)
+        quant, est = estimate_artifact(a, req, ctx, kv_cache)
         out.append(Candidate(a.name, quant, a.tag.params_b, a.tag.active_params_b,
                              a.download_bytes, est, a.aliases, a.native_precision))
     return out
@@ -129,19 +131,89 @@ def release_ctx(req: Request, arts: list[art.Artifact]) -> int:
     return min(chosen, model_ctx) if model_ctx else chosen
 
 
-def ctx_ladder(req: Request, default: int) -> list[int]:
-    """The default context first, then halvings down to the task's floor (unless --ctx pins it)."""
+def task_floor(req: Request) -> tuple[int, bool]:
+    """(the least context the task needs, whether a thinking model raised it): data/quants.toml
+    [tasks] floor_ctx, and [thinking] for models that reason at length before answering."""
+    floor = data()["tasks"][req.task]["floor_ctx"]
+    think = data()["thinking"]
+    if any(r.model in think["models"] for r in req.refs) and req.task in think["tasks"] \
+            and think["floor_ctx"] > floor:
+        return think["floor_ctx"], True
+    return floor, False
+
+
+def ctx_ladder(req: Request, default: int, model_ctx: int | None = None) -> list[int]:
+    """The context to plan at first — Ollama's, or the task's floor when that is higher — then
+    halvings down to the floor, where a better tag might fit (unless --ctx pins it)."""
     if req.ctx is not None:
         return [req.ctx]
-    floor = data()["tasks"][req.task]["floor_ctx"]
-    ladder = [default]
-    c = default // 2
+    floor, _ = task_floor(req)
+    if model_ctx:
+        floor = min(floor, model_ctx)
+    first = max(default, floor)
+    ladder = [first]
+    c = first // 2
     while c >= floor:
         ladder.append(c)
         c //= 2
-    if default > floor and floor not in ladder:
+    if first > floor and floor not in ladder:
         ladder.append(floor)
     return ladder
+
+
+def setting_words(settings: dict[str, str]) -> str:
+    """'set OLLAMA_KV_CACHE_TYPE=q8_0 and OLLAMA_CONTEXT_LENGTH=8192 on the Ollama server (num_ctx
+    8192 in a Modelfile or request sets the context too)'."""
+    pairs = " and ".join(f"{k}={v}" for k, v in settings.items())
+    out = f"set {pairs} on the Ollama server"
+    if ctx := settings.get("OLLAMA_CONTEXT_LENGTH"):
+        out += f" (num_ctx {ctx} in a Modelfile or request sets the context too)"
+    if "OLLAMA_FLASH_ATTENTION" in settings:
+        out += "; this release quantizes the cache only with flash attention on"
+    return out
+
+
+def kv_settings(req: Request, arch: str) -> dict[str, str] | None:
+    """The server settings under which this release runs a q8_0 KV cache for `arch`, or None
+    when it cannot (no flash attention for the model)."""
+    version = req.release.version
+    env = dict(req.env)
+    if rel.kv_type(version, arch, "q8_0", rel.flash_attention(version, arch, env), env) == "q8_0":
+        return {"OLLAMA_KV_CACHE_TYPE": "q8_0"}
+    env["OLLAMA_FLASH_ATTENTION"] = "1"
+    if rel.kv_type(version, arch, "q8_0", rel.flash_attention(version, arch, env), env) == "q8_0":
+        return {"OLLAMA_KV_CACHE_TYPE": "q8_0", "OLLAMA_FLASH_ATTENTION": "1"}
+    return None
+
+
+def options(req: Request, pool: list[art.Artifact], default: int, ladder: list[int],
+            alternatives: bool = True) -> tuple[Option, list[Option]]:
+    """The base way to run (ladder[0]: Ollama's context, or the task floor with the setting that
+    raises it) and the alternatives worth a setting: a q8_0 KV cache there, then each smaller
+    context of the ladder."""
+    def ranked(ctx: int, kv: str | None = None) -> list[Candidate]:
+        return rank(candidates(pool, req, ctx, kv), req.task, req.prefer, req.min_tps)
+
+    base = Option(ladder[0], req.kv_cache, ranked(ladder[0]))
+    if req.ctx is None and ladder[0] > default:
+        floor, thinking = task_floor(req)
+        why = f"{req.task} with a thinking model" if thinking else req.task
+        base.settings = {"OLLAMA_CONTEXT_LENGTH": str(ladder[0])}
+        base.hint = (f"Ollama's context here, {default}, is too short for {why} "
+                     f"({floor} tokens): {setting_words(base.settings)}")
+    alts: list[Option] = []
+    if not alternatives:
+        return base, alts
+    arch = next((a.arch.architecture for a in pool if a.arch), "")
+    kv = kv_settings(req, arch) if req.kv_cache == "f16" else None
+    if kv is not None:
+        settings = {**kv, **base.settings}
+        alts.append(Option(ladder[0], "q8_0", ranked(ladder[0], "q8_0"), settings,
+                           setting_words(settings)))
+    for ctx in ladder[1:]:
+        settings = {"OLLAMA_CONTEXT_LENGTH": str(ctx)}
+        alts.append(Option(ctx, req.kv_cache, ranked(ctx), settings, setting_words(settings)))
+    return base, alts
 
 
 def load_listings(refs: list[ModelRef]) -> list[art.Listing]:
@@ -198,23 +270,36 @@ def plan(req: Request, *, decide_pick: bool = True) -> Plan:
             target = tgt  # several models: an explicit tag competes like any other
     # several models: the largest default, each tag capped at its own context by candidates()
     default = max(defaults)
-    ladder = ctx_ladder(req, default)
+    model_ctx = max((a.arch.context_length or a.tag.context or 0 for a in pool if a.arch),
+                    default=0) or None
+    ladder = ctx_ladder(req, default, model_ctx)
     result = Plan(req, listings[0], ladder[0], default, target=target, listings=listings)
     if not pool:
         return result
-    if decide_pick:
-        outcome = decide(lambda c: candidates(pool, req, c), ladder, req.task, req.prefer,
-                         req.min_tps, budget_label(req.budget))
-        if isinstance(outcome, Choice):
-            result.choice, result.ctx = outcome, outcome.ctx
-            picked = {c.name for c in outcome.ranked}
-            extra = candidates([a for a in arts if a.name not in picked], req, outcome.ctx)
-            result.ranked = outcome.ranked + rank(extra, req.task, req.prefer, req.min_tps)
-            for i, c in enumerate(result.ranked, 1):
-                c.rank = i
-                c.picked = c is outcome.pick
-            return result
-    result.ranked = rank(candidates(arts, req, ladder[0]), req.task, req.prefer, req.min_tps)
+    if not decide_pick or target is not None:
+        base, _ = options(req, pool, default, ladder, alternatives=False)
+        result.options = [base]
+        result.ranked = base.ranked if pool == arts else \
+            rank(candidates(arts, req, ladder[0]), req.task, req.prefer, req.min_tps)
+        return result
+    base, alts = options(req, pool, default, ladder)
+    result.options = [base, *alts]
+    outcome = decide(base, alts, req.task, req.prefer, req.min_tps, budget_label(req.budget),
+                     default)
+    if outcome is not None:
+        result.choice, result.ctx = outcome, outcome.ctx
+        picked = {c.name for c in outcome.ranked}
+        kv_used = next(o.kv_cache for o in result.options if o.ranked is outcome.ranked)
+        extra = candidates([a for a in arts if a.name not in picked], req, outcome.ctx, kv_used)
+        result.ranked = outcome.ranked + rank(extra, req.task, req.prefer, req.min_tps)
+        for i, c in enumerate(result.ranked, 1):
+            c.rank = i
+            c.picked = c is outcome.pick
+        return result
+    # nothing picked anywhere: show the smallest context tried, where the most fits
+    last = next((o for o in reversed(result.options) if o.kv_cache == req.kv_cache), base)
+    result.ctx = last.ctx
+    result.ranked = rank(candidates(arts, req, last.ctx), req.task, req.prefer, req.min_tps)
     return result
 
 
@@ -246,10 +331,11 @@ def find_alternatives(req: Request, result: Plan, limit: int = 3) -> tuple[list[
         art.attach_arch(ref, arts)
         art.attach_params(ref, arts)
         sub = replace(req, ref=ref, others=(), size=None)
-        ladder = ctx_ladder(sub, release_ctx(sub, arts))
-        outcome = decide(lambda c, arts=arts, sub=sub: candidates(arts, sub, c), ladder,
-                         req.task, req.prefer, req.min_tps, budget_label(req.budget))
-        if isinstance(outcome, Choice):
+        default = release_ctx(sub, arts)
+        base, alts = options(sub, arts, default, ctx_ladder(sub, default))
+        outcome = decide(base, alts, req.task, req.prefer, req.min_tps, budget_label(req.budget),
+                         default)
+        if outcome is not None:
             picks.append(outcome.pick)
     return across.choose_alternatives(picks, limit), target
 
@@ -269,11 +355,11 @@ def choose(req: Request) -> tuple[Plan, Candidate | None, str]:
     if result.target is not None:
         c = result.ranked[0]
         if c.estimate.placement == "no" or c.too_slow:
-            return result, None, nothing_fits(result.ranked, label)
-        return result, c, explain(result.ranked, req.task, label)
+            return result, None, nothing_fits(result.ranked, label, req.min_tps)
+        return result, c, explain(result.ranked, req.task, label, req.min_tps)[0]
     if result.choice is None:
         alts, target = find_alternatives(req, result)
-        message = nothing_fits(result.ranked, label)
+        message = nothing_fits(result.ranked, label, req.min_tps, _kv_rescue(result))
         if alts:
             message += " — instead: " + ", ".join(across.describe(a, target, req.task)
                                                    for a in alts)
@@ -298,3 +384,14 @@ def choose(req: Request) -> tuple[Plan, Candidate | None, str]:
         reason += "; " + "; ".join(notes)
     result.choice.reason = reason
     return result, pick, reason
+
+
+def _kv_rescue(result: Plan) -> str:
+    """'; with a q8_0 KV cache X fits (split 58/81): ...' when a q8_0 cache is what is missing."""
+    for opt in result.options:
+        if opt.kv_cache == "q8_0" and opt.ranked and opt.ranked[0].estimate.placement != "no":
+            c = opt.ranked[0]
+            how = "but too slowly" if c.too_slow else c.estimate.fit_label.replace("gpu", "on the GPU")
+            return (f"; with a q8_0 KV cache {c.name} fits ({how}): try --kv-cache q8_0, and "
+                    f"{opt.hint}")
+    return ""

@@ -9,7 +9,6 @@ Constants and their sources: data/quants.toml and data/capability.toml.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ollama_quantpick.capability import Capability, relative
@@ -24,6 +23,12 @@ PLACEMENT_ORDER = {"gpu": 0, "split": 1, "cpu": 2, "no": 3}
 TIE = 0.001
 # POLICY: under --prefer speed, any candidate within 5 points of the best quality may win on speed.
 SPEED_BAND = 0.05
+# POLICY: leaving Ollama's context (or its KV type) must buy at least 1 % more task quality, or a
+# better place to run: smaller gains are below what the quality model can tell apart.
+SETTING_GAIN = 0.01
+# POLICY: a tag "keeps" a task when it retains at least 97 % of full-precision quality; the tag
+# to consider when nothing runs is the cheapest one that keeps it.
+KEEPS = 0.97
 
 
 @dataclass
@@ -39,6 +44,7 @@ class Candidate:
     aliases: list[str] = field(default_factory=list)
     native: bool = False  # the quant is the model's released precision (gpt-oss MXFP4)
     quality: float = 0.0
+    merit: float = 0.0  # capability x quality: what the model can do, before speed
     score: float = 0.0
     rank: int = 0
     picked: bool = False
@@ -58,8 +64,10 @@ class Choice:
     reason: str
     task: str
     ctx: int
-    ctx_hint: str | None = None
+    ctx_hint: str | None = None  # the setting to make on the Ollama server, in words
     ranked: list[Candidate] = field(default_factory=list)
+    decided: str = "quality"  # quality | fit | speed | context
+    settings: dict[str, str] = field(default_factory=dict)  # env vars the pick needs
 
     def to_json(self) -> dict:
         def one(c: Candidate | None) -> dict | None:
@@ -73,7 +81,8 @@ class Choice:
                     "score": round(c.score, 4), "download_bytes": c.download_bytes,
                     "estimate": c.estimate.to_json()}
         return {"name": self.pick.name, "task": self.task, "ctx": self.ctx, "reason": self.reason,
-                "ctx_hint": self.ctx_hint, "pick": one(self.pick), "runner_up": one(self.runner_up)}
+                "decided": self.decided, "ctx_hint": self.ctx_hint, "settings": self.settings,
+                "pick": one(self.pick), "runner_up": one(self.runner_up)}
 
 
 def task_m(task: str) -> float:
@@ -96,7 +105,21 @@ def speed_utility(tps: float | None, task: str) -> float | None:
     if tps is None:
         return None
     read = data()["speed"]["read_tok_s"]
-    target = read * (4 if task in ("chat", "creative", "general", "instruct") else 8)
+    target = read * (4 if task in STREAMED else 8)
+    return min(1.0, max(0.0, math.log(tps / (0.5 * read)) / math.log(target / (0.5 * read))))
+
+
+STREAMED = ("chat", "creative", "general", "instruct")
+
+
+def comfort(tps: float | None, task: str) -> float | None:
+    """0..1 from half reading speed to reading speed (streamed tasks) or twice reading speed
+    (code, math, reasoning: read after completion). POLICY for `--prefer balanced`: past that
+    point a faster tag is not a better answer, so speed stops trading against quality."""
+    if tps is None:
+        return None
+    read = data()["speed"]["read_tok_s"]
+    target = read * (1 if task in STREAMED else 2)
     return min(1.0, max(0.0, math.log(tps / (0.5 * read)) / math.log(target / (0.5 * read))))
 
 
@@ -106,12 +129,15 @@ def rank(cands: list[Candidate], task: str, prefer: str = "balanced",
     for c in cands:
         c.quality = quality(c.quant, c.params_b, task, c.estimate.kv_cache, c.active_params_b,
                             c.native)
-        u = speed_utility(c.estimate.tokens_per_s, task)
-        weight = {"quality": 0.0, "balanced": 0.1, "speed": 0.5}[prefer]
+        tps = c.estimate.tokens_per_s
+        u = speed_utility(tps, task) if prefer == "speed" else comfort(tps, task)
+        # POLICY (research 6.5, scalar form): speed can cost a balanced pick at most 25 %.
+        weight = {"quality": 0.0, "balanced": 0.25, "speed": 0.5}[prefer]
         # capability relative to the reference model: measured, scaled from a measured size of
         # the same model, or (no data) the reference's scaled by size (data/capability.toml)
         c.cap = capability_of(c.model, c.params_b, c.active_params_b, task)
-        c.score = relative(c.cap, task) * c.quality * (1 - weight + weight * (1 if u is None else u))
+        c.merit = relative(c.cap, task) * c.quality
+        c.score = c.merit * (1 - weight + weight * (1 if u is None else u))
         tps = c.estimate.speed_cap
         c.too_slow = bool(min_tps and tps is not None and tps < min_tps)
         c.picked = False
@@ -146,69 +172,168 @@ def _ctx_label(ctx: int) -> str:
     return f"{ctx // 1024}K" if ctx % 1024 == 0 else str(ctx)
 
 
-def explain(ranked: list[Candidate], task: str, budget_label: str) -> str:
-    """`q5_K_M: best math quality that fits in 24 GB VRAM at 8K context (q6_K would need 27.1 GB)`"""
-    pick = ranked[0]
+def _tps(tps: float | None) -> str:
+    if tps is None:
+        return "speed unknown"
+    return f"{tps:.0f} tokens/s" if tps >= 10 else f"{tps:.1f} tokens/s"
+
+
+def _speed(est: Estimate) -> str:
+    """'35 tokens/s', 'at most 12 tokens/s' (GPU bandwidth unknown) or 'speed unknown'."""
+    if est.tokens_per_s is None and est.tokens_per_s_max is not None:
+        return "at most " + _tps(est.tokens_per_s_max)
+    return _tps(est.tokens_per_s)
+
+
+def _label(c: Candidate) -> str:
+    return f"{c.params_b:g}B {c.quant.name}" if c.params_b else c.quant.name
+
+
+def _where(est: Estimate, budget_label: str) -> str:
+    return {"gpu": f"runs fully on the GPU ({budget_label})",
+            "split": f"runs split {est.gpu_layers}/{est.layers} layers on the GPU ({budget_label})",
+            "cpu": f"runs on the CPU ({budget_label})",
+            "no": f"does not fit ({budget_label})"}[est.placement]
+
+
+def _placed(est: Estimate) -> str:
+    return {"gpu": "would run fully on the GPU", "split": f"would be {est.fit_label}",
+            "cpu": "would run on the CPU", "no": "would not fit"}[est.placement]
+
+
+def step_up(ranked: list[Candidate], pick: Candidate) -> Candidate | None:
+    """The next better tag the pick was preferred over: the least merit above the pick's."""
+    better = [c for c in ranked if c is not pick and c.merit > pick.merit * (1 + TIE)]
+    return min(better, key=lambda c: c.merit) if better else None
+
+
+def trade_off(b: Candidate, pick: Candidate, min_tps: float | None) -> tuple[str, str]:
+    """(what decided, the runner-up's trade-off in plain words) for a better tag `b` passed over."""
+    est, name = b.estimate, _label(b) if b.params_b != pick.params_b else b.quant.name
+    if est.placement == "no":
+        return "fit", f"{name} would need {format_bytes(est.total_bytes)}"
+    speed = _speed(est).replace("tokens/s", "t/s")
+    speed = speed if speed.startswith("at most") else f"at {speed}"
+    if b.too_slow:
+        place = {"gpu": "fit on the GPU", "split": f"be {est.fit_label}",
+                 "cpu": "run on the CPU"}[est.placement]
+        return "speed", f"{name} would {place} {speed}, below the {min_tps or 0:g} t/s minimum"
+    if est.placement != pick.estimate.placement:
+        return "speed", f"{name} {_placed(est)} {speed}"
+    return "speed", f"{name} would run {speed}"
+
+
+def explain(ranked: list[Candidate], task: str, budget_label: str, min_tps: float | None = None,
+            pick: Candidate | None = None) -> tuple[str, str]:
+    """(the one-line reason, what decided: quality | fit | speed). Names the next better tag
+    passed over and why: `32B q4_K_M: chosen for speed; runs fully on the GPU (...) at 8K
+    context, 35 tokens/s; q8_0 would be split 40/65 at 4.1 t/s`."""
+    pick = pick or ranked[0]
     est = pick.estimate
-    where = {"gpu": f"runs fully on the GPU ({budget_label})",
-             "split": f"runs split {est.gpu_layers}/{est.layers} layers on the GPU ({budget_label})",
-             "cpu": f"runs on the CPU ({budget_label})"}[est.placement]
-    better = [c for c in ranked[1:] if c.quality > pick.quality + TIE
-              and (c.params_b == pick.params_b)]
-    tail = ""
-    if better:
-        b = min(better, key=lambda c: c.quality)  # the next step up
-        if b.estimate.placement == "no":
-            tail = f" ({b.quant.name} would need {format_bytes(b.estimate.total_bytes)})"
-        elif b.estimate.placement != est.placement:
-            tail = f" ({b.quant.name} would be {b.estimate.fit_label})"
-        elif b.too_slow:
-            tail = f" ({b.quant.name} would run below the minimum speed)"
-    size = f"{pick.params_b:g}B " if pick.params_b else ""
-    return (f"{size}{pick.quant.name}: best {task} quality that {where} at "
-            f"{_ctx_label(est.ctx)} context{tail}")
+    where = f"{_where(est, budget_label)} at {_ctx_label(est.ctx)} context, {_speed(est)}"
+    b = step_up(ranked, pick)
+    if b is None:
+        return f"{_label(pick)}: best {task} quality; {where}", "quality"
+    decided, why = trade_off(b, pick, min_tps)
+    if decided == "fit" or (b.estimate.placement != pick.estimate.placement and not b.too_slow
+                            and pick.estimate.placement == "gpu"):
+        decided = "fit"
+        lead = "best that fits on the GPU" if pick.estimate.placement == "gpu" else "best that fits"
+    else:
+        lead = "chosen for speed"
+    return f"{_label(pick)}: {lead}; {where}; {why}", decided
 
 
-def nothing_fits(ranked: list[Candidate], budget_label: str) -> str:
-    """Why nothing was picked, with the closest candidate and what it lacks."""
-    slow = [c for c in ranked if c.estimate.placement != "no"]
-    if slow:
-        fastest = max(slow, key=lambda c: c.estimate.speed_cap or 0)
-        bound = "at most " if fastest.estimate.tokens_per_s is None else "about "
-        return (f"nothing runs fast enough on {budget_label}: the fastest that fits, "
-                f"{fastest.name}, makes {bound}{fastest.estimate.speed_cap:.1f} tokens/s; "
-                "lower --min-speed to accept it")
-    closest = min(ranked, key=lambda c: c.estimate.short_bytes)
-    return (f"nothing fits {budget_label}: the closest, {closest.name}, needs "
-            f"{format_bytes(closest.estimate.total_bytes)} "
-            f"({format_bytes(closest.estimate.short_bytes)} more than the budget)")
+def to_consider(ranked: list[Candidate]) -> Candidate:
+    """When nothing is picked, the tag a user should consider: among those that fit but run too
+    slowly, the fastest that keeps the task (KEEPS); else, among those that do not fit, the
+    smallest that keeps it; else the best quality of the group."""
+    group = [c for c in ranked if c.estimate.placement != "no"] or ranked
+    keep = [c for c in group if c.quality >= KEEPS]
+    if not keep:
+        return max(group, key=lambda c: (c.merit, -c.download_bytes))
+    if group[0].estimate.placement != "no":
+        return max(keep, key=lambda c: (c.estimate.speed_cap or 0, c.merit))
+    return min(keep, key=lambda c: (c.estimate.total_bytes, -c.merit))
 
 
-def decide(evaluate: Callable[[int], list[Candidate]], ctxs: list[int], task: str,
-           prefer: str, min_tps: float | None, budget_label: str) -> Choice | list[Candidate]:
-    """Rank at each context in `ctxs` (first = the default); take the default context unless a
-    smaller one lets a better candidate run (then say which setting to use). Returns the ranked
-    list (nothing picked) when nothing fits at any context."""
-    best: tuple | None = None
-    first_ranked: list[Candidate] = []
-    for i, ctx in enumerate(ctxs):
-        ranked = rank(evaluate(ctx), task, prefer, min_tps)
-        if i == 0:
-            first_ranked = ranked
-        if not ranked or not ranked[0].picked:
-            continue
-        head = ranked[0]
-        quality_key = (-PLACEMENT_ORDER[head.estimate.placement] if prefer != "quality" else 0,
-                       round(head.score / TIE))
-        if best is None or quality_key > best[0]:
-            best = (quality_key, ctx, ranked)
-    if best is None:
-        return first_ranked
-    _, ctx, ranked = best
-    hint = None
-    if ctx != ctxs[0]:
-        hint = (f"at the default {_ctx_label(ctxs[0])} context this would not fit as well; "
-                f"run it with OLLAMA_CONTEXT_LENGTH={ctx} (or num_ctx {ctx} in a Modelfile or "
-                "request)")
-    runner = next((c for c in ranked[1:] if c.estimate.placement != "no"), None)
-    return Choice(ranked[0], runner, explain(ranked, task, budget_label), task, ctx, hint, ranked)
+def nothing_fits(ranked: list[Candidate], budget_label: str, min_tps: float | None = None,
+                 extra: str = "") -> str:
+    """Why nothing was picked: the tag to consider (`to_consider`) and what it lacks, memory or
+    speed, at which context."""
+    closest = to_consider(ranked)
+    est = closest.estimate
+    ctx = _ctx_label(est.ctx)
+    if est.placement != "no":
+        bound = "" if est.tokens_per_s is None else "about "
+        fastest = max(ranked, key=lambda c: c.estimate.speed_cap or 0)
+        tail = "" if fastest is closest else (
+            f" (the fastest, {fastest.name}, makes {_speed(fastest.estimate)})")
+        accept = math.floor((est.speed_cap or 0) * 10) / 10
+        return (f"nothing runs fast enough on {budget_label}: the one to consider, {closest.name}, "
+                f"{_where(est, budget_label).split(' (')[0]} at {ctx} context but makes {bound}"
+                f"{_speed(est)}{tail}; --min-speed {accept:g} accepts it{extra}")
+    return (f"nothing fits {budget_label}: the one to consider, {closest.name}, needs "
+            f"{format_bytes(est.total_bytes)} at {ctx} context "
+            f"({format_bytes(est.short_bytes)} more than the budget){extra}")
+
+
+def better(a: Candidate, b: Candidate | None, prefer: str = "balanced",
+           gain: float = TIE) -> bool:
+    """Whether `a` is a better answer than `b` regardless of context: a better place to run, or
+    the same place and more merit (speed aside: a smaller context is always a little faster)."""
+    if b is None:
+        return True
+    if prefer != "quality" and PLACEMENT_ORDER[a.estimate.placement] != \
+            PLACEMENT_ORDER[b.estimate.placement]:
+        return PLACEMENT_ORDER[a.estimate.placement] < PLACEMENT_ORDER[b.estimate.placement]
+    return a.merit > b.merit * (1 + gain)
+
+
+@dataclass
+class Option:
+    """One way to run: a context and KV cache type, the ranking there, and the settings."""
+
+    ctx: int
+    kv_cache: str
+    ranked: list[Candidate]
+    settings: dict[str, str] = field(default_factory=dict)
+    hint: str | None = None
+
+    @property
+    def pick(self) -> Candidate | None:
+        return self.ranked[0] if self.ranked and self.ranked[0].picked else None
+
+
+def decide(base: Option, alternatives: list[Option], task: str, prefer: str,
+           min_tps: float | None, budget_label: str, default_ctx: int) -> Choice | None:
+    """Take `base` (Ollama's context, or the task's floor when that is higher) unless an
+    alternative (a q8_0 KV cache, then smaller contexts) lets a better tag run fully on the GPU,
+    better by SETTING_GAIN or in placement; when `base` picks nothing, the first alternative that
+    picks anything. A later alternative must beat the one chosen. None when nothing is picked."""
+    chosen = base if base.pick else None
+    for opt in alternatives:
+        p = opt.pick
+        if p is None or (chosen is not None and p.estimate.placement != "gpu"):
+            continue  # with something picked already, only a better tag on the GPU is worth it
+        if chosen is None or (p.name != chosen.pick.name
+                              and better(p, chosen.pick, prefer, SETTING_GAIN)):
+            chosen = opt
+    if chosen is None:
+        return None
+    pick = chosen.pick
+    reason, decided = explain(chosen.ranked, task, budget_label, min_tps)
+    if chosen is not base:
+        decided = "context" if chosen.kv_cache == base.kv_cache else "fit"
+        was = (f"{base.pick.name} {_placed(base.pick.estimate)}" if base.pick
+               else "no tag runs well enough")
+        reason = (f"{_label(pick)}: "
+                  + ("chosen at a smaller context" if decided == "context" else
+                     "fits with a q8_0 KV cache")
+                  + f"; {_where(pick.estimate, budget_label)} at {_ctx_label(chosen.ctx)} context, "
+                  f"{_speed(pick.estimate)}; at {_ctx_label(base.ctx)} with an "
+                  f"{base.kv_cache} KV cache {was}")
+    runner = next((c for c in chosen.ranked[1:] if c.estimate.placement != "no"), None)
+    hint = chosen.hint if chosen is not base else base.hint
+    return Choice(pick, runner, reason, task, chosen.ctx, hint, chosen.ranked, decided,
+                  dict(chosen.settings))

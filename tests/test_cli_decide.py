@@ -70,15 +70,19 @@ def test_pick_prints_only_the_name_on_stdout(site, run):
     result = run("pick", "llama3.3", "--task", "math", "--ctx", "8192", *BUDGET, *LEGACY)
     assert result.exit_code == 0
     assert result.stdout == "llama3.3:70b-instruct-q4_K_M\n"
-    assert "q4_K_M: best math quality that runs fully on the GPU" in result.stderr
-    assert "q5_0 would be split" in result.stderr
+    # fit decided: the next better tag, q5_0, would not fit in VRAM; the reason says so
+    assert "70B q4_K_M: best that fits on the GPU; runs fully on the GPU" in result.stderr
+    assert "q5_0 would be split 80/81" in result.stderr
+    assert "best math quality" not in result.stderr  # quality did not decide
 
 
 def test_pick_nothing_fits_is_exit_3_with_the_closest(site, run):
     result = run("pick", "llama3.3", "--task", "math", "--vram", "8GB", "--ram", "16GB")
     assert result.exit_code == 3
-    assert "nothing fits 8.0 GB VRAM + 16.0 GB RAM: the closest, llama3.3:70b-instruct-q2_K" \
-        in result.stderr and "more than the budget" in result.stderr
+    # the tag to consider keeps 97 % of math quality (q4_K_S), not q2_K (79 %) because it is smallest
+    assert ("nothing fits 8.0 GB VRAM + 16.0 GB RAM: the one to consider, "
+            "llama3.3:70b-instruct-q4_K_S, needs") in result.stderr
+    assert "at 8K context" in result.stderr and "more than the budget" in result.stderr
 
 
 def test_pick_json(site, run):
@@ -229,6 +233,6 @@ def test_explicit_tag_that_is_too_slow_is_refused_with_its_speed(site, run):
     result = run("pick", "phi4:14b-fp16", "--gpu", "none", "--ram", "64GB")
     assert result.exit_code == 3
     assert "nothing runs fast enough on CPU only, 64.0 GB RAM" in result.stderr
-    assert "phi4:14b-fp16, makes about" in result.stderr
+    assert "phi4:14b-fp16, runs on the CPU at 4K context but makes about 1." in result.stderr
     ok = run("pick", "phi4:14b-fp16", "--gpu", "none", "--ram", "64GB", "--min-speed", "0")
     assert ok.exit_code == 0 and ok.stdout == "phi4:14b-fp16\n"

@@ -184,7 +184,7 @@ ERRORS = [
      "Error: 'lots' is not a size; use a form like 24GB, 24 GB, 24GiB, 16g, 8000MiB or 0"),
     (["pick", "phi4", "--task", "poetry"], 2, "Error: Invalid value for '--task'"),
     (["pick", "llama3.3", "--vram", "8GB", "--ram", "16GB"], 3,
-     "nothing fits 8.0 GB VRAM + 16.0 GB RAM: the closest, llama3.3:70b-instruct-q2_K"),
+     "nothing fits 8.0 GB VRAM + 16.0 GB RAM: the one to consider, llama3.3:70b-instruct-q3_K_M"),
     (["pick", "phi4", "--gpu", "none", "--ram", "24GB", "--min-speed", "8"], 3,
      "nothing runs fast enough on CPU only, 24.0 GB RAM"),
     (["pick", "gpt-oss:20b-cloud"], 2, "Error: gpt-oss:20b-cloud is a cloud tag"),

@@ -120,8 +120,11 @@ def test_apple_chip_by_name_takes_its_share_of_the_ram_given():
     budget = hardware.make_budget(hardware.Hardware([], 8 * GiB, 6 * GiB), gpu="M3 Max",
                                   ram=128 * 10**9)
     assert budget.library == "metal" and budget.gpu_bandwidth_gbps == 400
-    assert budget.gpu_free == [int(128 * 10**9 * 0.84)]
-    assert budget.ram_bytes == 128 * 10**9 - budget.vram_bytes  # the rest of unified memory
+    # "128GB" names Apple's 128 GB model, 128 GiB; Metal lets the GPU have 84 % of it
+    assert budget.gpu_free == [int(128 * GiB * 0.84)]
+    assert budget.ram_bytes == 128 * GiB - budget.vram_bytes  # the rest of unified memory
+    odd = hardware.make_budget(hardware.Hardware([], 8 * GiB, 6 * GiB), gpu="M3 Max", ram=100 * GiB)
+    assert odd.vram_bytes == int(100 * GiB * 0.75)  # not a size Apple sells: taken as given
     assert budget.cpu_bandwidth_gbps == 400
     base = hardware.make_budget(hardware.Hardware([], 8 * GiB, 6 * GiB), gpu="M4")
     assert abs(base.vram_bytes - 16 * GiB * 2 / 3) < MiB  # M4's base configuration: 16 GB
@@ -257,7 +260,7 @@ def test_hw_plans_for_a_named_gpu(run):
     assert "(--gpu 2x RTX 3090)" in result.stdout
     mac = json.loads(run("hw", "--gpu", "M3 Max", "--ram", "128GB", "--json").stdout)
     assert mac["budget"]["library"] == "metal" and mac["gpus"][0]["name"] == "Apple M3 Max"
-    assert mac["budget"]["vram_bytes"] + mac["budget"]["ram_bytes"] == 128 * 10**9
+    assert mac["budget"]["vram_bytes"] + mac["budget"]["ram_bytes"] == 128 * GiB
 
 
 @pytest.mark.parametrize("name,message", [

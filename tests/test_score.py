@@ -174,3 +174,70 @@ def test_cli_task_list_matches_the_data_file():
     from ollama_quantpick.commands.common import TASKS
 
     assert set(TASKS) == set(tasks())
+
+
+# ---- reasons, near misses and the context choice --------------------------------------------
+
+def test_the_reason_names_what_decided():
+    q4, q8 = cand("q4_K_M", 8, 5, "gpu", tps=90), cand("q8_0", 8, 9, "gpu", tps=60)
+    ranked = score.rank([q4, q8], "code")
+    reason, decided = score.explain(ranked, "code", "24 GB")
+    assert decided == "quality" and reason.startswith("8B q8_0: best code quality; runs fully")
+    big = cand("q8_0", 8, 30, "no")
+    reason, decided = score.explain(score.rank([q4, big], "code"), "code", "24 GB")
+    assert decided == "fit" and "q8_0 would need 30.0 GB" in reason and "best code" not in reason
+    split = cand("q8_0", 8, 9, "split", tps=4.1)
+    reason, decided = score.explain(score.rank([q4, split], "code"), "code", "24 GB")
+    assert decided == "fit" and "q8_0 would be split 40/81 at 4.1 t/s" in reason
+    slow = cand("q8_0", 8, 9, "gpu", tps=2.0)
+    reason, decided = score.explain(score.rank([q4, slow], "code", min_tps=2.65), "code", "24 GB",
+                                    2.65)
+    assert decided == "speed" and "below the 2.65 t/s minimum" in reason
+
+
+def test_balanced_stops_trading_quality_for_speed_past_reading_speed():
+    assert score.comfort(5.3, "chat") == 1.0 and score.comfort(30, "chat") == 1.0
+    assert score.comfort(2.65, "chat") == 0.0 and 0 < score.comfort(4, "chat") < 1
+    assert score.comfort(5.3, "code") < 1.0 == score.comfort(10.6, "code")
+    # 8B q8_0 at 20 t/s beats 8B q4_K_M at 40 t/s for chat: both faster than one reads
+    ranked = score.rank([cand("q4_K_M", 8, 5, "gpu", tps=40), cand("q8_0", 8, 9, "gpu", tps=20)],
+                        "chat")
+    assert ranked[0].quant.name == "q8_0"
+
+
+def test_the_tag_to_consider_keeps_the_task_and_is_the_cheapest_that_does():
+    ranked = score.rank([cand("q2_K", 70, 28, "no"), cand("q4_K_M", 70, 45, "no"),
+                         cand("q3_K_M", 70, 36, "no"), cand("q8_0", 70, 78, "no")], "math")
+    c = score.to_consider(ranked)
+    assert c.quant.name == "q4_K_M" and c.quality >= score.KEEPS  # q3_K_M keeps < 97 % of math
+    message = score.nothing_fits(ranked, "24 GB")
+    assert "the one to consider, m:70b-q4_K_M, needs 45.0 GB at 8K context" in message
+    assert score.to_consider(score.rank(ranked, "general")).quant.name == "q3_K_M"
+
+
+def opt(ctx, *cands, kv="f16", base=False):
+    settings = {} if base else {"OLLAMA_CONTEXT_LENGTH": str(ctx)}
+    return score.Option(ctx, kv, score.rank(list(cands), "code"), settings,
+                        None if base else f"set OLLAMA_CONTEXT_LENGTH={ctx}")
+
+
+def test_a_smaller_context_is_suggested_only_for_a_better_tag_on_the_gpu():
+    base = opt(32768, cand("q4_K_M", 14, 19, "gpu", tps=60), cand("q4_K_M", 32, 29, "split", tps=9),
+               base=True)
+    same = opt(8192, cand("q4_K_M", 14, 18, "gpu", tps=65))
+    dense = opt(8192, cand("q4_K_M", 32, 22, "gpu", tps=36))
+    kept = score.decide(base, [same], "code", "balanced", 2.65, "24 GB", 32768)
+    assert kept.ctx == 32768 and kept.decided != "context" and not kept.settings
+    moved = score.decide(base, [same, dense], "code", "balanced", 2.65, "24 GB", 32768)
+    assert moved.pick.params_b == 32 and moved.ctx == 8192 and moved.decided == "context"
+    assert moved.settings == {"OLLAMA_CONTEXT_LENGTH": "8192"}
+    assert "at 32K with an f16 KV cache m:14b-q4_K_M would run fully on the GPU" in moved.reason
+    # a tag only a little better is not worth leaving Ollama's context for
+    tiny = opt(8192, cand("q4_K_M", 14, 18, "gpu", tps=65))
+    assert score.decide(opt(32768, cand("q4_K_S", 14, 19, "gpu", tps=60), base=True), [tiny], "code",
+                        "balanced", 2.65, "24 GB", 32768).ctx == 32768
+    # nothing at the default: the first alternative that picks anything, split or not
+    none = opt(32768, cand("q4_K_M", 70, 60, "no"), base=True)
+    rescue = score.decide(none, [opt(8192, cand("q2_K", 70, 26, "split", tps=6))], "code",
+                          "balanced", 2.65, "24 GB", 32768)
+    assert rescue.pick.quant.name == "q2_K" and rescue.ctx == 8192
