@@ -12,7 +12,8 @@ def answer_json(result, reason: str | None = None, pick=None) -> dict:
 
     req = result.request
     base = {"answer": "yes", "name": None, "task": req.task, "ctx": result.ctx, "reason": reason,
-            "ctx_hint": None, "pick": None, "runner_up": None, "closest": None, "lacks": None,
+            "ctx_hint": None, "decided": None, "settings": {}, "pick": None, "runner_up": None,
+            "closest": None, "lacks": None,
             "alternatives": [], "target_capability": None}
     if result.choice is not None and (pick is None or pick is result.choice.pick):
         return {**base, **result.choice.to_json()}
@@ -35,15 +36,16 @@ def candidate_json(c) -> dict:
 def no_answer(base: dict, ranked: list, reason: str, min_tps: float | None) -> dict:
     """`"answer": "no"`: the closest candidate and what it lacks — memory (bytes beyond the
     budget) or speed (tokens/s short of the minimum)."""
+    from ollama_quantpick.score import to_consider
+
     closest, lacks = None, None
-    runnable = [c for c in ranked if c.estimate.placement != "no"]
-    if runnable:
-        closest = max(runnable, key=lambda c: c.estimate.speed_cap or 0)
+    if ranked:  # the tag to consider, as the reason names it (score.to_consider)
+        closest = to_consider(ranked)
         speed = closest.estimate.speed_cap
-        lacks = {"memory_bytes": 0, "tokens_per_s": round(min_tps - speed, 2)
-                 if min_tps is not None and speed is not None else None}
-    elif ranked:
-        closest = min(ranked, key=lambda c: c.estimate.short_bytes)
-        lacks = {"memory_bytes": closest.estimate.short_bytes, "tokens_per_s": None}
+        if closest.estimate.placement != "no":
+            lacks = {"memory_bytes": 0, "tokens_per_s": round(min_tps - speed, 2)
+                     if min_tps is not None and speed is not None else None}
+        else:
+            lacks = {"memory_bytes": closest.estimate.short_bytes, "tokens_per_s": None}
     return {**base, "answer": "no", "reason": reason,
             "closest": None if closest is None else candidate_json(closest), "lacks": lacks}
