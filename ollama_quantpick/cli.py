@@ -34,8 +34,32 @@ def one_line(message: str) -> str:
     return scrub(text)
 
 
+GLOBAL_FLAGS = {"-v": ("-v", "--verbose"), "-q": ("-q", "--quiet")}
+
+
 class Group(click.Group):
-    """Turns the project's errors into one line and its exit code; `-v` shows the traceback."""
+    """Turns the project's errors into one line and its exit code; `-v` shows the traceback.
+    `-v/--verbose` and `-q/--quiet` are taken after the subcommand too (`quantpick tags x -v`)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        args = list(args)
+        end = args.index("--") if "--" in args else len(args)
+        head, tail = args[:end], args[end:]
+        sub = next((i for i, a in enumerate(head) if not a.startswith("-")), len(head))
+        cmd = self.get_command(ctx, head[sub]) if sub < len(head) else None
+        own = set()  # flags the subcommand defines itself (pull -q) stay with it
+        for param in getattr(cmd, "params", []):
+            own.update(getattr(param, "opts", []))
+        found = []
+        for short, names in GLOBAL_FLAGS.items():
+            before = any(a in names for a in head[:sub])
+            after = any(a in names for a in head[sub + 1:]) and not own.intersection(names)
+            if before or after:
+                found.append(short)
+                head = [a for i, a in enumerate(head) if a not in names or (
+                    i > sub and own.intersection(names))]
+                sub = next((i for i, a in enumerate(head) if not a.startswith("-")), len(head))
+        return super().parse_args(ctx, found + head + tail)
 
     def invoke(self, ctx: click.Context):
         try:
@@ -64,12 +88,15 @@ class Group(click.Group):
             ctx.exit(130)
 
 
-@click.group(cls=Group, epilog=EXIT_CODES,
+@click.group(cls=Group, epilog=EXIT_CODES, invoke_without_command=True,
              context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="quantpick")
-@click.option("-v", "--verbose", is_flag=True, help="Show tracebacks on errors.")
+@click.option("-v", "--verbose", is_flag=True, help="Show tracebacks on errors (also after the "
+              "subcommand).")
+@click.option("-q", "--quiet", is_flag=True, help="No notes and no progress (also after the "
+              "subcommand).")
 @click.pass_context
-def cli(ctx: click.Context, verbose: bool) -> None:
+def cli(ctx: click.Context, verbose: bool, quiet: bool) -> None:
     """Which tag of this Ollama model should I pull on this machine, for this job?
 
     \b
@@ -80,14 +107,36 @@ def cli(ctx: click.Context, verbose: bool) -> None:
       quantpick pull llama3.3 --task math --dry-run
       ollama run "$(quantpick pick gemma3 --task chat)"
     """
-    ctx.obj = {"verbose": verbose}
+    ctx.obj = {"verbose": verbose, "quiet": quiet}
+    if ctx.invoked_subcommand is None:  # bare `quantpick`: the help, on stdout, exit 0
+        click.echo(ctx.get_help())
+        ctx.exit(0)
+
+
+@click.command("completion")
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+def completion(shell: str) -> None:
+    """Print the shell completion script (Click's) for SHELL.
+
+    \b
+    Install:
+      bash: quantpick completion bash > ~/.local/share/bash-completion/completions/quantpick
+      zsh:  quantpick completion zsh > "${fpath[1]}/_quantpick"
+      fish: quantpick completion fish > ~/.config/fish/completions/quantpick.fish
+    """
+    from click.shell_completion import get_completion_class
+
+    cls = get_completion_class(shell)
+    assert cls is not None  # the three choices are Click's built-in shells
+    click.echo(cls(cli, {}, "quantpick", "_QUANTPICK_COMPLETE").source())
 
 
 def _register() -> None:
-    from ollama_quantpick.commands import config, fit, hw, pick, pull, sync, tags
+    from ollama_quantpick.commands import config, fit, hw, listing, pick, pull, sync, tags
 
-    for module in (tags, pick, fit, pull, hw, config, sync):
+    for module in (tags, pick, fit, pull, listing, hw, config, sync):
         cli.add_command(module.command)
+    cli.add_command(completion)
 
 
 _register()

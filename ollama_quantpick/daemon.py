@@ -185,6 +185,22 @@ class Daemon:
         self._installed = out
         return out
 
+    def models(self) -> list[dict]:
+        """Installed models as `ollama list` shows them: name, digest (hex), size (bytes),
+        quantization and parameter size from the model's details."""
+        listing = self._call(self.client.list)
+        out = []
+        for m in listing.models:
+            if not m.model:
+                continue
+            details = getattr(m, "details", None)
+            out.append({"name": m.model, "digest": (m.digest or "").removeprefix("sha256:"),
+                        "size_bytes": int(m.size or 0),
+                        "quant": getattr(details, "quantization_level", None),
+                        "params": getattr(details, "parameter_size", None)})
+        self._installed = {m["name"]: m["digest"] for m in out}
+        return out
+
     def find(self, names: list[str], digest: str | None) -> str | None:
         """The installed name holding `digest` (or one of `names` when the digest is unknown)."""
         installed = self.installed()
@@ -204,6 +220,18 @@ class Daemon:
                 on_progress(event.status or "", event.digest, event.completed, event.total)
         self._installed = None
         self._call(run)
+
+
+def free_disk(path: Path | None = None) -> int | None:
+    """Free bytes on the disk that holds `path` (default: where Ollama keeps models, the nearest
+    folder that exists); None when it cannot be read."""
+    probe = path or models_dir()
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    try:
+        return shutil.disk_usage(probe).free
+    except OSError:
+        return None
 
 
 def check_disk(need_bytes: int, where: Path | None = None) -> None:

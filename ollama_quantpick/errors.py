@@ -26,5 +26,6 @@ class NothingFits(QuantpickError):
         self.detail = detail or {}
 
 
-class UnknownModel(QuantpickError):
-    """The library has no such model (exit 1 alone; among several models it is a bad request)."""
+class UnknownModel(InputError):
+    """The library has no such model: a bad request (exit 2, with "did you mean"); among several
+    models the message also says which others remain."""

@@ -187,11 +187,12 @@ def http_base() -> str:
 
 
 def fetch_tags(ref: ModelRef) -> tuple[list[Tag], http.Page]:
-    """Fetch and parse the tags page; unknown model → QuantpickError with close matches."""
+    """Fetch and parse the tags page; unknown model → InputError (exit 2) with close matches."""
     url = tags_url(ref)
     page = http.get_text(url)
     if page.status == 404:
         hint = suggest(ref)
+        # a name the library does not have is a bad request (exit 2), as the README says
         raise UnknownModel(f"no model '{ref.display.split(':')[0]}' in the Ollama library{hint}")
     if page.status != 200:
         raise QuantpickError(f"{http.host_of(url)} answered HTTP {page.status} for "

@@ -24,7 +24,12 @@ class FakeOllama:
     delay: float = 0.0  # seconds between progress events (a slow download)
 
     def tags(self, _request: Request) -> Response:
-        models = [{"name": n, "model": n, "modified_at": "2026-11-20T10:00:00Z", "size": 1,
+        def size(name: str) -> int:  # what `ollama list` reports: the bytes of the download
+            model, _, tag = name.partition(":")
+            a = world.find(model, tag or "latest") if model in world.MODELS else None
+            return a.download_bytes if a is not None else 1
+
+        models = [{"name": n, "model": n, "modified_at": "2026-11-20T10:00:00Z", "size": size(n),
                    "digest": d, "details": {"format": "gguf", "quantization_level": "Q4_K_M"}}
                   for n, d in self.installed.items()]
         return Response(json.dumps({"models": models}), mimetype="application/json")

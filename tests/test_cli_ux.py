@@ -109,3 +109,89 @@ def test_sync_hints_name_its_own_keys(site, ollama, run, tmp_path):  # noqa: F81
     result = run("sync")
     assert result.exit_code == 1
     assert "defaults.min_tokens_per_s" in result.stderr and "--min-speed" not in result.stderr
+
+
+def test_list_shows_installed_models_fit_and_a_better_pick(site, ollama, run):  # noqa: F811
+    best = world.find("phi4", "14b-q8_0")  # what quantpick picks for phi4 on 24 GB
+    small = world.find("phi4", "14b-q4_K_M")
+    ollama.installed = {"phi4:14b-q4_K_M": small.digest, "llama3.3:70b-instruct-q8_0":
+                        world.find("llama3.3", "70b-instruct-q8_0").digest,
+                        "mine:latest": "f" * 64}
+    res = run("list", "--json", "--vram", "24GB", "--ram", "32GB")
+    assert res.exit_code == 0, res.stderr
+    out = json.loads(res.stdout)
+    rows = {r["name"]: r for r in out["models"]}
+    assert set(rows) == {"phi4:14b-q4_K_M", "llama3.3:70b-instruct-q8_0", "mine:latest"}
+    phi = rows["phi4:14b-q4_K_M"]
+    assert phi["size_bytes"] == small.download_bytes and phi["fits"] is True
+    assert phi["processor"] == "100% GPU" and phi["other_pick"] == "phi4:14b-q8_0" == \
+        f"phi4:{best.tags[0]}"
+    assert rows["llama3.3:70b-instruct-q8_0"]["fits"] is False
+    assert rows["mine:latest"]["fits"] is None and "mine" in rows["mine:latest"]["note"]
+    ollama.installed = {"phi4:14b-q8_0": best.digest}
+    again = json.loads(run("list", "--json", "--vram", "24GB", "--ram", "32GB").stdout)
+    assert again["models"][0]["other_pick"] is None and again["models"][0]["pick"] == \
+        "phi4:14b-q8_0"
+    table = run("list", "--vram", "24GB", "--ram", "32GB")
+    assert table.exit_code == 0 and "phi4:14b-q8_0" in table.stdout and "this one" in table.stdout
+
+
+def test_list_without_ollama_is_one_line(run, monkeypatch):
+    monkeypatch.setenv("OLLAMA_HOST", "127.0.0.1:9")
+    result = run("list")
+    assert result.exit_code == 1 and result.stderr.count("\n") == 1
+    assert "cannot reach Ollama" in result.stderr
+
+
+def test_verbose_and_quiet_after_the_subcommand(site, run, tmp_path):
+    (tmp_path / "config.toml").write_text("[defaults\n")
+    before = run("-v", "tags", "phi4")
+    after = run("tags", "phi4", "-v")
+    assert before.exit_code == after.exit_code == 2
+    assert "Traceback" in after.stderr and "Traceback" in before.stderr
+    (tmp_path / "config.toml").unlink()
+    noisy = run("tags", "phi4", "--vram", "24GB", "--ram", "32GB")
+    assert "note:" in noisy.stderr  # the Ollama release is assumed (no daemon)
+    quiet = run("tags", "phi4", "--vram", "24GB", "--ram", "32GB", "-q")
+    assert quiet.exit_code == 0 and quiet.stderr == "" and quiet.stdout == noisy.stdout
+
+
+def test_bare_quantpick_prints_help_to_stdout_and_exits_0(run):
+    result = run()
+    assert result.exit_code == 0 and result.stdout.startswith("Usage: ")
+    assert "tags" in result.stdout and result.stderr == ""
+
+
+@pytest.mark.parametrize("shell,marker", [("bash", "complete -o nosort -F"),
+                                          ("zsh", "#compdef quantpick"),
+                                          ("fish", "complete --no-files --command quantpick")])
+def test_completion_prints_the_script(run, shell, marker):
+    result = run("completion", shell)
+    assert result.exit_code == 0 and marker in result.stdout
+    assert "_QUANTPICK_COMPLETE" in result.stdout
+
+
+def test_unknown_model_is_exit_2_with_did_you_mean(site, run):
+    result = run("pick", "llama33")
+    assert result.exit_code == 2
+    assert "no model 'llama33' in the Ollama library; did you mean 'llama3.3'" in result.stderr
+
+
+def test_hw_shows_ollama_state(ollama, run, tmp_path):  # noqa: F811
+    out = json.loads(run("hw", "--json", "--vram", "8GB", "--ram", "16GB").stdout)["ollama"]
+    assert out["running"] is True and out["running_version"] == "0.12.6"
+    assert out["host"].startswith("http://localhost:") or out["host"].startswith("http://127.")
+    assert out["models_dir"] == str(tmp_path / "models") and out["models_dir_source"] == \
+        "OLLAMA_MODELS"
+    assert out["models_free_bytes"] == 10**12  # the fixture's disk
+    text = run("hw", "--vram", "8GB", "--ram", "16GB").stdout
+    assert f"Ollama at {out['host']}: running, 0.12.6" in text
+    assert f"models: {tmp_path / 'models'}, 1000.0 GB free (OLLAMA_MODELS)" in text or \
+        f"models: {tmp_path / 'models'}, 1.0 TB free (OLLAMA_MODELS)" in text
+
+
+def test_hw_says_when_ollama_is_not_running(run, monkeypatch):
+    monkeypatch.setenv("OLLAMA_HOST", "127.0.0.1:9")
+    out = json.loads(run("hw", "--json", "--vram", "8GB", "--ram", "16GB").stdout)["ollama"]
+    assert out["running"] is False and out["host"] == "http://127.0.0.1:9"
+    assert "Ollama at http://127.0.0.1:9: not running" in run("hw", "--vram", "8GB").stdout

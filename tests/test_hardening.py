@@ -177,7 +177,7 @@ def test_page_without_charset_is_read_as_utf8(site):
 
 # Every user-facing error of the CLI, once: its wording and its exit code.
 ERRORS = [
-    (["pick", "llama33"], 1, "Error: no model 'llama33' in the Ollama library; did you mean"),
+    (["pick", "llama33"], 2, "Error: no model 'llama33' in the Ollama library; did you mean"),
     (["pick", "../x"], 2, "Error: '../x' is not a valid Ollama model name;"),
     (["pick", "hf.co/org/model"], 2, "Error: 'hf.co/org/model' names another registry;"),
     (["pick", "phi4", "--vram", "lots"], 2,

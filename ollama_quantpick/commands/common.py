@@ -285,10 +285,20 @@ def per_s(tps: float) -> str:
     return f"{shown} token/s" if shown == "1" else f"{shown} tokens/s"
 
 
+def global_quiet() -> bool:
+    """`quantpick -q ...` (or `-q` after a subcommand that has no -q of its own)."""
+    ctx = click.get_current_context(silent=True)
+    root = ctx.find_root() if ctx is not None else None
+    return bool(root is not None and isinstance(root.obj, dict) and root.obj.get("quiet"))
+
+
 def note(text: str) -> None:
-    """A note on stderr, wrapped to the terminal's width (continuation lines indented)."""
+    """A note on stderr, wrapped to the terminal's width (continuation lines indented); none
+    under -q."""
     from ollama_quantpick.table import terminal_width, wrap
 
+    if global_quiet():
+        return
     for line in wrap(text, terminal_width()):
         click.echo(line, err=True)
 

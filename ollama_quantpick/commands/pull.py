@@ -75,6 +75,7 @@ def command(models, task, ctx, kv_cache, prefer, min_speed, size, vram, ram, gpu
       quantpick pull qwen3 llama3.3 --task code --dry-run
       quantpick pull qwen3:14b --yes
     """
+    quiet = quiet or common.global_quiet()
     from ollama_quantpick.daemon import Daemon, is_local, resolve_host
 
     cfg = common.load_config()

@@ -32,6 +32,7 @@ def command(config_path, dry_run, host, vram, ram, gpu, offline, refresh, yes, q
       quantpick sync --dry-run
       quantpick sync --config ~/dotfiles/quantpick/workstation.toml
     """
+    quiet = quiet or common.global_quiet()
     from ollama_quantpick import config as cfgmod
     from ollama_quantpick.commands.pull import CONFIRM_ABOVE, install, interactive
     from ollama_quantpick.daemon import Daemon, resolve_host
