@@ -61,6 +61,13 @@ def row_json(c, artifact, rank: int) -> dict:
     }
 
 
+def cloud_json(tag, ref) -> dict:
+    """A cloud tag (runs on ollama.com): what its listing row says, named as local rows are."""
+    return {"model": ref.display, "name": tag.name, "tag": tag.tag,
+            "page_size_bytes": tag.size_bytes,
+            "context_max": tag.context, "inputs": tag.inputs, "updated": tag.updated}
+
+
 def request_json(req, result) -> dict:
     return {"model": req.ref.display, "models": [r.display for r in req.refs], "task": req.task,
             "ctx": result.ctx,
@@ -155,9 +162,8 @@ def command(models, task, ctx, kv_cache, prefer, min_speed, size, vram, ram, gpu
         out = {"request": request_json(req, result), "budget": budget.to_json(),
                "ollama": ollama_json(req, result),
                "rows": [row_json(c, by_name[c.name], i) for i, c in enumerate(rows_c, 1)],
-               "pick": answers.answer_json(result)}
-        if show_all:
-            out["cloud"] = [dict(t.to_json(), model=ref.display) for ref, t in cloud]
+               "pick": answers.answer_json(result),
+               "cloud": [cloud_json(t, ref) for ref, t in cloud] if show_all else []}
         common.echo_json(out)
         return
     from ollama_quantpick.library import fetch_model_info
