@@ -51,6 +51,7 @@ def test_documented_fields_match_real_output(site, ollama, run, tmp_path, fake_n
     check("estimate", *(r["estimate"] for r in tags["rows"]))
     check("answer", tags["pick"])
     check("candidate", tags["pick"]["pick"], tags["pick"]["runner_up"])
+    check("capability", *(r["capability"] for r in tags["rows"] if r["capability"]))
     cloud = run_json(run, "tags", "gpt-oss", "--all", *BUDGET)
     check("tags.cloud[]", *cloud["cloud"])
     assert cloud["cloud"] and tags["cloud"] == []
