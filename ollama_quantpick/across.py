@@ -107,7 +107,7 @@ def alternative_sizes(asked: set[str], task: str, target: float,
         score = row.scores.get(task)
         if row.model in asked or score is None or score < target or not row.params_b:
             continue
-        if row.params_b * 1e9 * MIN_BPW / 8 > budget_bytes:
+        if (row.weights_b or 0) * 1e9 * MIN_BPW / 8 > budget_bytes:
             continue
         out.setdefault(row.model, []).append(row)
     return out

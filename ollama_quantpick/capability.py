@@ -44,6 +44,19 @@ class Row:
     scores: dict
     url: str
     release: str
+    tag_has: tuple[str, ...] = ()  # words the tag name must hold (llama4 "maverick")
+    tag_lacks: tuple[str, ...] = ()  # words it must not (qwen3 "2507": a later model)
+    total_params_b: float | None = None  # all weights, where the tag names only active ones
+
+    @property
+    def weights_b(self) -> float | None:
+        """Billions of weights to store: what decides whether the size can fit."""
+        return self.total_params_b or self.params_b
+
+    def applies(self, tag: str) -> bool:
+        """Whether this row speaks for a tag with this name (its dash-separated words)."""
+        words = set(tag.lower().split("-"))
+        return set(self.tag_has) <= words and not set(self.tag_lacks) & words
 
 
 @lru_cache(maxsize=1)
@@ -62,7 +75,8 @@ def rows() -> tuple[Row, ...]:
         t = parse_tag(r["size"])
         scores = {k: v for k, v in r.items() if k in table()["tasks"]}
         out.append(Row(r["model"], r["size"], t.params_b, t.active_params_b, scores, r["url"],
-                       r["release"]))
+                       r["release"], tuple(r.get("tag_has", ())), tuple(r.get("tag_lacks", ())),
+                       r.get("total_params_b")))
     return tuple(out)
 
 
@@ -99,10 +113,11 @@ def benchmark(task: str) -> str:
 
 
 def lookup(model: str, params_b: float | None, active_params_b: float | None,
-           task: str) -> Capability:
-    """The capability of `model` at this size for `task`, with where the number came from."""
+           task: str, tag: str = "") -> Capability:
+    """The capability of `model` at this size (its tag name `tag`) for `task`, with where the
+    number came from."""
     bench = benchmark(task).split(" (")[0]
-    mine = [r for r in rows() if r.model == model and task in r.scores]
+    mine = [r for r in rows() if r.model == model and task in r.scores and r.applies(tag)]
     exact = next((r for r in mine if r.params_b == params_b
                   and r.active_params_b == active_params_b), None)
     if exact is not None:

@@ -323,9 +323,9 @@ def find_alternatives(req: Request, result: Plan, limit: int = 3) -> tuple[list[
             listing = art.load(ref)
         except QuantpickError:
             continue
-        sizes = {(r.params_b, r.active_params_b) for r in rows}
-        arts = _comparable([a for a in listing.artifacts
-                            if (a.tag.params_b, a.tag.active_params_b) in sizes])
+        arts = _comparable([a for a in listing.artifacts if any(
+            (r.params_b, r.active_params_b) == (a.tag.params_b, a.tag.active_params_b)
+            and r.applies(a.tag.tag) for r in rows)])
         if not arts:
             continue
         art.attach_arch(ref, arts)

@@ -135,7 +135,8 @@ def rank(cands: list[Candidate], task: str, prefer: str = "balanced",
         weight = {"quality": 0.0, "balanced": 0.25, "speed": 0.5}[prefer]
         # capability relative to the reference model: measured, scaled from a measured size of
         # the same model, or (no data) the reference's scaled by size (data/capability.toml)
-        c.cap = capability_of(c.model, c.params_b, c.active_params_b, task)
+        c.cap = capability_of(c.model, c.params_b, c.active_params_b, task,
+                              c.name.rsplit(":", 1)[-1])
         c.merit = relative(c.cap, task) * c.quality
         c.score = c.merit * (1 - weight + weight * (1 if u is None else u))
         tps = c.estimate.speed_cap

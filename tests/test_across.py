@@ -25,7 +25,8 @@ def test_every_capability_number_has_its_source_beside_it():
     for task in table["tasks"].values():
         assert task["benchmark"].startswith("LiveBench")
     for row in table["score"]:
-        numbers = {k: v for k, v in row.items() if isinstance(v, (int, float))}
+        numbers = {k: v for k, v in row.items() if isinstance(v, (int, float))
+                   and k != "total_params_b"}
         assert numbers, row["model"]
         assert set(numbers) <= set(tasks()), row["model"]
         assert all(0 <= v <= 100 for v in numbers.values()), row["model"]
@@ -64,6 +65,17 @@ def test_an_unmeasured_size_scales_from_the_nearest_measured_size_of_its_family(
     assert small.source == "size law" and "qwen3:14b" in small.basis
     assert small.value == pytest.approx(base.value * (8 / 14) ** gamma)
     assert capmod.lookup("qwen3", 4, None, "math").value < small.value < base.value
+
+
+def test_a_row_speaks_only_for_the_tags_it_names():
+    # llama4 Scout and Maverick are both "17b" tags; the LiveBench row is Maverick's
+    maverick = capmod.lookup("llama4", 17, None, "math", "17b-maverick-128e-instruct-q4_K_M")
+    scout = capmod.lookup("llama4", 17, None, "math", "17b-scout-16e-instruct-q4_K_M")
+    assert maverick.source == "benchmark" and scout.source == "no data"
+    # qwen3's 2507 updates are later models: not the row of the original 30B-A3B
+    assert capmod.lookup("qwen3", 30, 3, "math", "30b-a3b-q4_K_M").source == "benchmark"
+    later = capmod.lookup("qwen3", 30, 3, "math", "30b-a3b-instruct-2507-q4_K_M")
+    assert later.source == "no data"  # no qwen3 row speaks for any 2507 tag
 
 
 def test_no_data_falls_back_to_the_size_law_and_says_so():
