@@ -240,9 +240,11 @@ def test_an_invalid_name_among_several_fetches_nothing(site, run):
 
 def test_the_same_model_twice_is_one(site, run):
     twice = run("tags", "qwen3", "qwen3", "--json", "--vram", "24GB", "--ram", "64GB")
+    assert sum(url.endswith("/library/qwen3/tags") for url in site.calls) == 1
     once = run("tags", "qwen3", "--json", "--vram", "24GB", "--ram", "64GB")
     assert json.loads(twice.stdout)["rows"] == json.loads(once.stdout)["rows"]
-    assert sum(url.endswith("/library/qwen3/tags") for url in site.calls) <= 2
+    with_tag = run("tags", "qwen3", "qwen3:32b", "--json", "--vram", "24GB", "--ram", "64GB")
+    assert json.loads(with_tag.stdout)["rows"] == json.loads(once.stdout)["rows"]
 
 
 def test_pull_dry_run_across_models(site, run):

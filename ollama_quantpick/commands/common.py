@@ -246,7 +246,10 @@ def parse_models(models) -> list:
     names = [models] if isinstance(models, str) else list(models)
     if not names:
         raise InputError("name at least one model, e.g. 'qwen3' or 'qwen3 llama3.3'")
-    return list(dict.fromkeys(parse_model_ref(n) for n in names))
+    refs = list(dict.fromkeys(parse_model_ref(n) for n in names))
+    whole = {(r.namespace, r.model) for r in refs if r.tag is None}
+    # `qwen3 qwen3:32b`: every tag of qwen3 already competes; the explicit one adds nothing
+    return [r for r in refs if r.tag is None or (r.namespace, r.model) not in whole]
 
 
 def make_request(model, cfg: config_mod.Config, budget: Budget, *, task=None, ctx=None,
