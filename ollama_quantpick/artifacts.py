@@ -10,6 +10,7 @@ from ollama_quantpick import gguf, http, library, registry
 from ollama_quantpick.errors import InputError, QuantpickError
 from ollama_quantpick.estimate import fallback_arch, scale_arch
 from ollama_quantpick.gguf import GGUFInfo
+from ollama_quantpick.quants import Quant, lookup
 from ollama_quantpick.tagname import ModelRef, normalise_quant
 
 WORKERS = 8  # parallel manifest requests on a first, uncached listing
@@ -53,6 +54,19 @@ class Artifact:
     @property
     def projector_bytes(self) -> int:
         return self.manifest.projector_bytes if self.manifest else 0
+
+    @property
+    def blocked(self) -> str:
+        """Why this artifact may be listed and fitted but never pulled ('' when it may)."""
+        return ""
+
+    def matches(self, tag: str) -> bool:
+        """Does the user's `MODEL:TAG` name this artifact?"""
+        return tag in self.tags
+
+    def rating(self, bpw: float | None) -> Quant:
+        """The quant's catalogue entry (quality and speed constants)."""
+        return lookup(self.quant, qat=self.qat, bpw=bpw)
 
     @property
     def native_precision(self) -> bool:
@@ -111,7 +125,12 @@ def _map_manifests(one, tags: list[str]) -> dict[str, registry.Manifest | None]:
 
 def load(ref: ModelRef, *, registry_data: bool = True, fetched: tuple | None = None) -> Listing:
     """Scrape the tags page, group tags that share a digest, read exact sizes from the registry.
-    `fetched`: the (tags, page) of library.fetch_tags when the caller already has them."""
+    `fetched`: the (tags, page) of library.fetch_tags when the caller already has them. A Hugging
+    Face repo (`hf.co/OWNER/REPO`) is listed from the Hub instead (hf.py)."""
+    if ref.is_hf:
+        from ollama_quantpick import hf
+
+        return hf.load(ref)
     tags, page = fetched or library.fetch_tags(ref)
     local = [t for t in tags if not t.cloud]
     cloud = [t for t in tags if t.cloud]
@@ -191,6 +210,10 @@ def attach_params(ref: ModelRef, artifacts: list[Artifact]) -> None:
 def attach_arch(ref: ModelRef, artifacts: list[Artifact], exact: Artifact | None = None) -> None:
     """Read one GGUF header per parameter size (the smallest blob's) and scale it to the sibling
     quants; `exact` gets its own header. Without a header: a marked fallback."""
+    if ref.is_hf:
+        from ollama_quantpick import hf
+
+        return hf.attach_arch(ref, artifacts, exact)
     groups: dict[tuple, list[Artifact]] = {}
     for a in artifacts:
         groups.setdefault((a.tag.params_b, a.tag.active_params_b), []).append(a)

@@ -207,8 +207,9 @@ class Daemon:
         for name, d in installed.items():
             if digest and d == digest:
                 return name
-        if digest is None:
-            return next((n for n in names if n in installed), None)
+        if digest is None:  # by name; Ollama matches names without regard to case
+            lowered = {n.lower(): n for n in installed}
+            return next((lowered[n.lower()] for n in names if n.lower() in lowered), None)
         return None
 
     def pull(self, name: str, on_progress: Callable[[str, str | None, int | None, int | None],

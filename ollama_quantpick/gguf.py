@@ -11,6 +11,7 @@ allocation, since every count is checked against `MAX_HEADER` before anything is
 
 from __future__ import annotations
 
+import math
 import re
 import struct
 from dataclasses import dataclass, field
@@ -40,6 +41,9 @@ GGML_TYPES: dict[int, tuple[str, int, int]] = {
     20: ("iq4_nl", 32, 18), 21: ("iq3_s", 256, 110), 22: ("iq2_s", 256, 82),
     23: ("iq4_xs", 256, 136), 24: ("i8", 1, 1), 25: ("i16", 1, 2), 26: ("i32", 1, 4),
     27: ("i64", 1, 8), 28: ("f64", 1, 8), 29: ("iq1_m", 256, 56), 30: ("bf16", 1, 2),
+    # 31-33: the ARM repacks of q4_0 (same 18-byte blocks, interleaved); ggml.h now says "support
+    # has been removed from gguf files", but old Hub files still carry them.
+    31: ("q4_0_4_4", 32, 18), 32: ("q4_0_4_8", 32, 18), 33: ("q4_0_8_8", 32, 18),
     34: ("tq1_0", 256, 54), 35: ("tq2_0", 256, 66), 39: ("mxfp4", 32, 17),
 }
 
@@ -49,7 +53,8 @@ FILE_TYPES = {
     11: "q3_K_S", 12: "q3_K_M", 13: "q3_K_L", 14: "q4_K_S", 15: "q4_K_M", 16: "q5_K_S",
     17: "q5_K_M", 18: "q6_K", 19: "iq2_xxs", 20: "iq2_xs", 21: "q2_K_S", 22: "iq3_xs",
     23: "iq3_xxs", 24: "iq1_s", 25: "iq4_nl", 26: "iq3_s", 27: "iq3_m", 28: "iq2_s", 29: "iq2_m",
-    30: "iq4_xs", 31: "iq1_m", 32: "bf16", 36: "tq1_0", 37: "tq2_0", 38: "mxfp4",
+    30: "iq4_xs", 31: "iq1_m", 32: "bf16", 33: "q4_0_4_4", 34: "q4_0_4_8", 35: "q4_0_8_8",
+    36: "tq1_0", 37: "tq2_0", 38: "mxfp4",
 }
 
 # value type id → struct format for scalars
@@ -118,6 +123,18 @@ class GGUFInfo:
     ssm_state_size: int = 0
     ssm_group_count: int = 0
     full_attention_interval: int = 0  # qwen3next: every n-th layer is attention
+    param_count: int = 0  # elements of every tensor: the parameter count
+    expert_params: int = 0  # elements of the MoE expert tensors (ffn_*_exps)
+    type_bytes: dict[str, int] = field(default_factory=dict)  # bytes per ggml tensor type
+    imatrix: bool = False  # quantized with an importance matrix (`quantize.imatrix.*` keys)
+    split_count: int = 0  # `split.count`: the file is part 1 of a split GGUF
+
+    @property
+    def mix(self) -> str:
+        """The tensor types by share of the bytes, e.g. `iq2_xs 86%, q4_K 7%, q5_K 4%`."""
+        total = sum(self.type_bytes.values()) or 1
+        parts = sorted(self.type_bytes.items(), key=lambda kv: -kv[1])
+        return ", ".join(f"{t} {b * 100 / total:.0f}%" for t, b in parts if b * 100 / total >= 1)
 
     @property
     def head_count_kv_max(self) -> int:
@@ -180,7 +197,7 @@ class HeaderParser:
 
     def __init__(self) -> None:
         self.kv: dict[str, object] = {}
-        self.tensors: list[tuple[str, int]] = []
+        self.tensors: list[tuple[str, int, str, int]] = []  # name, bytes, type, elements
         self.info: GGUFInfo | None = None
         self.needed = 24
         self.restarts = 0  # items begun in one piece and finished in the next (for the bench)
@@ -272,7 +289,8 @@ class HeaderParser:
             r.pos += 8 * n_dims
             ttype = r.unpack("<I")
             r.pos += 8  # offset
-            self.tensors.append((name, tensor_bytes(ttype, shape)))
+            self.tensors.append((name, tensor_bytes(ttype, shape), GGML_TYPES[ttype][0],
+                                 math.prod(shape)))
             r.mark = r.pos
         self.info = _info(self.kv, self.tensors, r.base + r.pos)
         return r.pos
@@ -341,7 +359,7 @@ def _as_int(value, default: int = 0) -> int:
     return int(value)
 
 
-def _info(kv: dict[str, object], tensors: list[tuple[str, int]], size: int) -> GGUFInfo:
+def _info(kv: dict[str, object], tensors: list[tuple[str, int, str, int]], size: int) -> GGUFInfo:
     arch = kv.get("general.architecture")
     if not isinstance(arch, str) or not arch:
         raise GGUFError("GGUF header has no general.architecture")
@@ -364,10 +382,13 @@ def _info(kv: dict[str, object], tensors: list[tuple[str, int]], size: int) -> G
     vocab = kv.get("tokenizer.ggml.tokens", 0)
     layer_bytes = [0] * blocks
     layer_expert = [0] * blocks
-    output = expert = total = gate0 = embd = biggest = 0
-    has_output = any(name == "output.weight" for name, _ in tensors)
-    for name, nbytes in tensors:
+    output = expert = total = gate0 = embd = biggest = params = expert_params = 0
+    type_bytes: dict[str, int] = {}
+    has_output = any(t[0] == "output.weight" for t in tensors)
+    for name, nbytes, tname, elements in tensors:
         total += nbytes
+        params += elements
+        type_bytes[tname] = type_bytes.get(tname, 0) + nbytes
         if name.startswith("blk."):
             idx = name.split(".", 2)[1]
             routed = _ROUTED_EXPERTS.search(name) is not None
@@ -377,6 +398,7 @@ def _info(kv: dict[str, object], tensors: list[tuple[str, int]], size: int) -> G
                     layer_expert[int(idx)] += nbytes
             if "_exps" in name:
                 expert += nbytes
+                expert_params += elements
             if name == "blk.0.ffn_gate_exps.weight":
                 gate0 = nbytes
             biggest = max(biggest, nbytes)
@@ -423,6 +445,13 @@ def _info(kv: dict[str, object], tensors: list[tuple[str, int]], size: int) -> G
         ssm_state_size=_as_int(get("ssm.state_size")),
         ssm_group_count=_as_int(get("ssm.group_count")),
         full_attention_interval=_as_int(get("full_attention_interval")),
+        param_count=params,
+        expert_params=expert_params,
+        type_bytes=type_bytes,
+        # llama-quantize writes quantize.imatrix.file/dataset/entries_count/chunks_count
+        # (ggml-org/llama.cpp src/llama-quant.cpp, LLM_KV_QUANTIZE_IMATRIX_*).
+        imatrix=any(k.startswith("quantize.imatrix.") for k in kv),
+        split_count=_as_int(kv.get("split.count")),
     )
 
 

@@ -236,6 +236,9 @@ def open_stream(url: str, headers: dict[str, str] | None = None, *, same_host: b
         target = urljoin(url, r.headers.get("Location", ""))
         r.close()
         dest_host = host_of(target)
+        if dest_host != host:
+            # A token is for the host it was given to: a storage host's pre-signed URL needs none.
+            headers = {k: v for k, v in (headers or {}).items() if k.lower() != "authorization"}
         if origin.scheme == "https" and urlsplit(target).scheme != "https":
             raise QuantpickError(f"{origin_host} redirected to plain http ({redact(target)}); "
                                  "refused")
@@ -321,15 +324,18 @@ def _fetch(url: str, headers: dict[str, str] | None) -> tuple[int, str]:
     raise last
 
 
-def get_text(url: str, *, headers: dict[str, str] | None = None, ttl: float | None = None) -> Page:
+def get_text(url: str, *, headers: dict[str, str] | None = None, ttl: float | None = None,
+             auth: dict[str, str] | None = None) -> Page:
     """GET `url` through the cache. 404s are cached too (an unknown model stays unknown a while).
+    `auth` headers (a token) are sent but are no part of the cache key or entry: the key notes
+    only that the answer was an authenticated one.
 
     Offline: answer from the cache alone. Network failure with a cached copy of any age: answer
     from it, marked stale, so the caller can say how old it is.
     """
     # Keyed by the URL without credentials: a secret must not decide (or be guessable from) a
     # cache file's name, and the entry stores only the redacted URL.
-    key = redact(url) + "|" + json.dumps(headers or {}, sort_keys=True)
+    key = redact(url) + "|" + json.dumps(headers or {}, sort_keys=True) + ("|auth" if auth else "")
     ttl = settings.ttl if ttl is None else ttl
     cached = None if settings.refresh else _page_entry(key)
     if cached is not None:
@@ -341,7 +347,7 @@ def get_text(url: str, *, headers: dict[str, str] | None = None, ttl: float | No
             raise QuantpickError("--offline and --refresh contradict each other; use one")
         raise QuantpickError(f"{redact(url)} is not in the cache; run once without --offline")
     try:
-        status, text = _fetch(url, headers)
+        status, text = _fetch(url, {**(headers or {}), **(auth or {})})
     except QuantpickError:
         stale = _page_entry(key)
         if stale is None:

@@ -10,7 +10,7 @@ from ollama_quantpick import estimators
 from ollama_quantpick import release as rel
 from ollama_quantpick.budget import Budget
 from ollama_quantpick.errors import InputError, NothingFits, UnknownModel
-from ollama_quantpick.quants import data, lookup
+from ollama_quantpick.quants import data
 from ollama_quantpick.release import Release
 from ollama_quantpick.score import Candidate, Choice, Option, decide, explain, nothing_fits, rank
 from ollama_quantpick.sizes import format_bytes
@@ -94,7 +94,7 @@ def estimate_artifact(a: art.Artifact, req: Request, ctx: int, kv_cache: str | N
     model_ctx = a.arch.context_length or a.tag.context
     run_ctx = min(ctx, model_ctx) if model_ctx else ctx
     bpw = a.model_bytes * 8 / (a.tag.params_b * 1e9) if a.tag.params_b else None
-    quant = lookup(a.quant, qat=a.qat, bpw=bpw)
+    quant = a.rating(bpw)
     model = estimators.Model(a.arch, a.model_bytes, a.projector_bytes, a.arch_source)
     choices = rel.parallel_choices(req.release.version, a.arch.architecture, req.parallel,
                                    embedding=a.arch.pooling)
@@ -112,7 +112,8 @@ def candidates(arts: list[art.Artifact], req: Request, ctx: int,
     for a in arts:
         quant, est = estimate_artifact(a, req, ctx, kv_cache)
         out.append(Candidate(a.name, quant, a.tag.params_b, a.tag.active_params_b,
-                             a.download_bytes, est, a.aliases, a.native_precision))
+                             a.download_bytes, est, a.aliases, a.native_precision,
+                             blocked=a.blocked or quant.unpicked))
     return out
 
 
@@ -223,6 +224,9 @@ def load_listings(refs: list[ModelRef]) -> list[art.Listing]:
 
     pages = []
     for ref in refs:
+        if ref.is_hf:  # listed from the Hub by art.load
+            pages.append(None)
+            continue
         try:
             pages.append(library.fetch_tags(ref))
         except UnknownModel as exc:
@@ -238,7 +242,7 @@ def _model_pool(listing: art.Listing, ref: ModelRef, req: Request
     """The artifacts of one model that compete (an explicit tag: that one), headers attached."""
     target = None
     if ref.tag:
-        target = next((a for a in listing.artifacts if ref.tag in a.tags), None)
+        target = next((a for a in listing.artifacts if a.matches(ref.tag)), None)
         if target is None:
             known = ", ".join(t for a in listing.artifacts for t in a.tags[:1])
             cloud = [t.tag for t in listing.cloud]
@@ -354,6 +358,8 @@ def choose(req: Request) -> tuple[Plan, Candidate | None, str]:
                           plan=result)
     if result.target is not None:
         c = result.ranked[0]
+        if c.blocked:
+            raise InputError(f"{c.name} is listed but cannot be pulled: {c.blocked}")
         if c.estimate.placement == "no" or c.too_slow:
             return result, None, nothing_fits(result.ranked, label, req.min_tps)
         return result, c, explain(result.ranked, req.task, label, req.min_tps)[0]

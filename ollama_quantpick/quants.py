@@ -17,6 +17,7 @@ class Quant:
     k_cpu: float | None = None  # CPU read speed vs F16 where measured (speed.py)
     note: str = ""
     rated: bool = True  # False: not in the catalogue, scored from its bits per weight alone
+    unpicked: str = ""  # why this type is listed but never picked (no evidence, not loadable)
 
     @property
     def is_iq(self) -> bool:
@@ -64,3 +65,37 @@ def lookup(name: str | None, *, qat: bool = False, bpw: float | None = None) -> 
         kld = k0 + (k1 - k0) * (bpw - b0) / (b1 - b0)
     return Quant(name or "unknown", bpw, bpw, kld, 0.7, rated=False,
                  note="not in the catalogue: KLD interpolated from its bits per weight")
+
+
+def curve_kld(bpw: float) -> float:
+    """KLD at `bpw` whole-file bits per weight on the imatrix curve: the catalogue's measured
+    llama.cpp types (K-quants with their imatrix KLD, IQ types, Q8_0/Q6_K), reduced to the
+    frontier (a type is kept only if it beats every type with fewer bits: Q4_0/Q4_1 drop out)
+    and interpolated linearly. Used for mixed files (dynamic quants) whose
+    tensor mix matches no single type; the sources are in data/quants.toml [dynamic]."""
+    table = data()["quants"]
+    points = sorted((v["bpw_file"], v.get("kld_imatrix", v["kld"])) for k, v in table.items()
+                    if v.get("rated", True) and not v.get("unpicked") and v["kld"] > 0
+                    and k not in ("q4_0_qat", "mxfp4", "bf16"))
+    envelope: list[tuple[float, float]] = []
+    for b, k in points:
+        if not envelope or k < envelope[-1][1]:
+            envelope.append((b, k))
+    if bpw <= envelope[0][0]:
+        return envelope[0][1]
+    if bpw >= envelope[-1][0]:
+        return envelope[-1][1]
+    for (b0, k0), (b1, k1) in zip(envelope, envelope[1:]):
+        if b0 <= bpw <= b1:
+            return k0 + (k1 - k0) * (bpw - b0) / (b1 - b0) if b1 > b0 else k0
+    return envelope[-1][1]
+
+
+def dynamic(name: str, bpw: float, base: str | None = None) -> Quant:
+    """A mixed-precision file (Unsloth `UD-*`, `*_XL`): rated from its actual bits per weight
+    on the imatrix curve; speed as its base type when known."""
+    table = data()["quants"]
+    k_speed = table[base]["k_speed"] if base in table else 0.7
+    return Quant(name, bpw, bpw, curve_kld(bpw), k_speed,
+                 note=f"dynamic mix at {bpw:.2f} bits/weight: rated on the imatrix curve "
+                      f"({data()['dynamic']['source']})")

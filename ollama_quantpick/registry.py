@@ -11,7 +11,7 @@ import hashlib
 import json
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import MISSING, asdict, dataclass, field, fields
 
 from ollama_quantpick import gguf, http
@@ -133,18 +133,32 @@ def params_blob(ref: ModelRef, digest: str) -> dict:
     return config_blob(ref, digest)
 
 
-def _iter_range(url: str, start: int, end: int) -> Iterator[bytes]:
+class RangeStatusError(QuantpickError):
+    """The file host answered a header read with an HTTP error; `status` and the Hub's
+    `X-Error-Code` (RepoNotFound, GatedRepo, EntryNotFound) let the caller say what to do."""
+
+    def __init__(self, message: str, status: int, error_code: str | None = None):
+        super().__init__(message)
+        self.status = status
+        self.error_code = error_code
+
+
+def _iter_range(url: str, start: int, end: int, headers: dict[str, str] | None = None,
+                allow_hosts: Collection[str] | None = None) -> Iterator[bytes]:
     """Bytes [start, end) of `url`, as they arrive. A server that ignores Range (200, whole body)
     is read from the beginning, the first `start` bytes skipped, and cut off at `end`: never a
-    multi-gigabyte download."""
+    multi-gigabyte download. `headers` go with the request (open_stream drops Authorization on a
+    redirect to another host); `allow_hosts` limits where a redirect may go."""
     import requests
 
     deadline = time.monotonic() + RANGE_DEADLINE_S
     try:
-        with http.open_stream(url, {"Range": f"bytes={start}-{end - 1}"}, same_host=False) as r:
+        with http.open_stream(url, {**(headers or {}), "Range": f"bytes={start}-{end - 1}"},
+                              same_host=False, allow_hosts=allow_hosts) as r:
             if r.status_code not in (200, 206):
-                raise QuantpickError(f"{http.host_of(url)} answered HTTP {r.status_code} for "
-                                     f"{http.redact(url)}")
+                raise RangeStatusError(f"{http.host_of(url)} answered HTTP {r.status_code} for "
+                                       f"{http.redact(url)}", r.status_code,
+                                       r.headers.get("X-Error-Code"))
             skip = start if r.status_code == 200 else 0
             want = end - start
             for chunk in http.iter_body(r, 256 * 1024):
@@ -169,14 +183,15 @@ def _fetch_range(url: str, start: int, end: int) -> bytes:
     return b"".join(_iter_range(url, start, end))
 
 
-def read_header(url: str, what: str = "the model blob") -> gguf.GGUFInfo:
+def read_header(url: str, what: str = "the model blob", *, headers: dict[str, str] | None = None,
+                allow_hosts: Collection[str] | None = None) -> gguf.GGUFInfo:
     """The GGUF header at the start of `url`, read by Range steps that grow by doubling. Each
     piece goes to the parser as it arrives and is parsed once (the parser resumes where it
     stopped); the download stops as soon as the tensor table ends."""
     parser = gguf.HeaderParser()
     have, n = 0, FIRST_RANGE
     while True:
-        for chunk in _iter_range(url, have, n):
+        for chunk in _iter_range(url, have, n, headers, allow_hosts):
             have += len(chunk)
             if parser.feed(chunk) is not None:
                 return parser.info  # type: ignore[return-value]
@@ -238,12 +253,20 @@ def _is_a(value: object, hint: object) -> bool:
 
 def gguf_info(ref: ModelRef, digest: str) -> gguf.GGUFInfo:
     """Architecture of the model blob `digest`, read from its header and cached by digest."""
-    key = f"gguf-info|{digest}"
+    return cached_header(f"{_base(ref)}/blobs/{digest}", f"gguf-info|{digest}",
+                         f"the model blob {digest[:19]}", label=digest[:19])
+
+
+def cached_header(url: str, key: str, what: str, *, label: str,
+                  headers: dict[str, str] | None = None,
+                  allow_hosts: Collection[str] | None = None) -> gguf.GGUFInfo:
+    """read_header through the cache under `key` (content-addressed: blobs never change). Only a
+    header that parsed is cached."""
     cached = None if http.settings.refresh else http.read_cache(key)
     if cached is not None and (info := _cached_info(cached.get("info"))) is not None:
         return info  # a garbled or mistyped entry falls through: the header is read again
     if http.settings.offline:
-        raise QuantpickError(f"the header of {digest[:19]} is not in the cache (--offline)")
-    info = read_header(f"{_base(ref)}/blobs/{digest}", f"the model blob {digest[:19]}")
+        raise QuantpickError(f"the header of {label} is not in the cache (--offline)")
+    info = read_header(url, what, headers=headers, allow_hosts=allow_hosts)
     http.write_cache(key, {"fetched_at": time.time(), "info": asdict(info)})
     return info

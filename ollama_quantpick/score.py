@@ -50,6 +50,7 @@ class Candidate:
     picked: bool = False
     too_slow: bool = False
     cap: Capability | None = None  # the model's capability for the task (set by rank)
+    blocked: str = ""  # why it is listed but never picked (split Hub file, type without evidence)
 
     @property
     def model(self) -> str:
@@ -146,14 +147,16 @@ def rank(cands: list[Candidate], task: str, prefer: str = "balanced",
     def key(c: Candidate):
         fits = c.estimate.placement != "no"
         place = PLACEMENT_ORDER[c.estimate.placement] if prefer != "quality" else 0
-        return (not fits, c.too_slow, place, -round(c.score / TIE), c.download_bytes)
+        return (not fits, bool(c.blocked), c.too_slow, place, -round(c.score / TIE),
+                c.download_bytes)
 
     ordered = sorted(cands, key=key)
     if prefer == "speed":
         ordered = _speed_first(ordered)
     for i, c in enumerate(ordered, 1):
         c.rank = i
-    if ordered and ordered[0].estimate.placement != "no" and not ordered[0].too_slow:
+    if ordered and ordered[0].estimate.placement != "no" and not ordered[0].too_slow \
+            and not ordered[0].blocked:
         ordered[0].picked = True
     return ordered
 
@@ -164,7 +167,7 @@ def _speed_first(ordered: list[Candidate]) -> list[Candidate]:
         return ordered
     head = ordered[0]
     pool = [c for c in ordered if c.estimate.placement == head.estimate.placement
-            and not c.too_slow and c.score >= head.score - SPEED_BAND]
+            and not c.too_slow and not c.blocked and c.score >= head.score - SPEED_BAND] or [head]
     fastest = max(pool, key=lambda c: (c.estimate.tokens_per_s or 0, -c.download_bytes))
     return [fastest] + [c for c in ordered if c is not fastest]
 
@@ -204,7 +207,8 @@ def _placed(est: Estimate) -> str:
 
 def step_up(ranked: list[Candidate], pick: Candidate) -> Candidate | None:
     """The next better tag the pick was preferred over: the least merit above the pick's."""
-    better = [c for c in ranked if c is not pick and c.merit > pick.merit * (1 + TIE)]
+    better = [c for c in ranked if c is not pick and not c.blocked
+              and c.merit > pick.merit * (1 + TIE)]
     return min(better, key=lambda c: c.merit) if better else None
 
 
@@ -234,7 +238,7 @@ def explain(ranked: list[Candidate], task: str, budget_label: str, min_tps: floa
     where = f"{_where(est, budget_label)} at {_ctx_label(est.ctx)} context, {_speed(est)}"
     b = step_up(ranked, pick)
     if b is None:
-        return f"{_label(pick)}: best {task} quality; {where}", "quality"
+        return f"{_label(pick)}: best {task} quality; {where}{low_bit_note(pick, task)}", "quality"
     decided, why = trade_off(b, pick, min_tps)
     if decided == "fit" or (b.estimate.placement != pick.estimate.placement and not b.too_slow
                             and pick.estimate.placement == "gpu"):
@@ -242,7 +246,24 @@ def explain(ranked: list[Candidate], task: str, budget_label: str, min_tps: floa
         lead = "best that fits on the GPU" if pick.estimate.placement == "gpu" else "best that fits"
     else:
         lead = "chosen for speed"
-    return f"{_label(pick)}: {lead}; {where}; {why}", decided
+    return f"{_label(pick)}: {lead}; {where}; {why}{low_bit_note(pick, task)}", decided
+
+
+def low_bit_note(c: Candidate, task: str) -> str:
+    """Below 3 bits per weight the losses differ by task (math loses about 3x what knowledge QA
+    does: data/quants.toml [tasks]); say what the pick keeps for the task, math and code."""
+    if c.quant.bpw_block >= 3.0 or c.native:
+        return ""
+    bpw = (c.estimate.weights_bytes * 8 / (c.params_b * 1e9) if c.params_b
+           else c.quant.bpw_file)
+
+    def keeps(t: str) -> str:
+        q = quality(c.quant, c.params_b, t, c.estimate.kv_cache, c.active_params_b, c.native)
+        return f"{q * 100:.0f}%"
+    others = [t for t in ("math", "code") if t != task]
+    return (f"; {c.quant.name} is a {max(1, int(c.quant.bpw_block))}-bit quant ({bpw:.2f} bits "
+            f"per weight): it keeps about {keeps(task)} of full-precision quality for {task}, "
+            "but " + " and ".join(f"{keeps(t)} for {t}" for t in others))
 
 
 def to_consider(ranked: list[Candidate]) -> Candidate:
@@ -262,7 +283,11 @@ def nothing_fits(ranked: list[Candidate], budget_label: str, min_tps: float | No
                  extra: str = "") -> str:
     """Why nothing was picked: the tag to consider (`to_consider`) and what it lacks, memory or
     speed, at which context."""
-    closest = to_consider(ranked)
+    fitting = [c for c in ranked if c.estimate.placement != "no"]
+    if fitting and all(c.blocked for c in fitting):
+        return (f"nothing that fits {budget_label} can be pulled: {fitting[0].name} is listed "
+                f"only: {fitting[0].blocked}{extra}")
+    closest = to_consider([c for c in ranked if not c.blocked] or ranked)
     est = closest.estimate
     ctx = _ctx_label(est.ctx)
     if est.placement != "no":

@@ -19,13 +19,28 @@ _PART_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
 _TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,79}$")
 
 
+HF_HOSTS = ("hf.co", "huggingface.co")  # Ollama pulls `hf.co/OWNER/REPO[:QUANT]` from the Hub
+# Hub repo ids: letters, digits, '-', '_', '.'; at most 96 characters; no '--' or '..'
+# (huggingface_hub utils/_validators.py REPO_ID_REGEX).
+_HF_PART_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
+# After the colon Ollama accepts a quant name (any case) or a file name of the repo.
+_HF_TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}$")
+
+
 @dataclass(frozen=True)
 class ModelRef:
-    """A parsed `[namespace/]model[:tag]`; namespace None means the official library."""
+    """A parsed `[namespace/]model[:tag]`; namespace None means the official library.
+    `host` "hf.co" marks a Hugging Face repo `hf.co/OWNER/REPO` (namespace = owner, model =
+    repo, case kept: the Hub shows names as their owners wrote them)."""
 
     model: str
     tag: str | None = None
     namespace: str | None = None
+    host: str | None = None
+
+    @property
+    def is_hf(self) -> bool:
+        return self.host == "hf.co"
 
     @property
     def path(self) -> str:
@@ -40,6 +55,8 @@ class ModelRef:
     @property
     def display(self) -> str:
         base = f"{self.namespace}/{self.model}" if self.namespace else self.model
+        if self.host:
+            base = f"{self.host}/{base}"
         return f"{base}:{self.tag}" if self.tag else base
 
 
@@ -51,11 +68,13 @@ def parse_model_ref(text: str) -> ModelRef:
         raise InputError(f"'{shown(text, 100)}' is not a valid Ollama model name; {hint}")
     name, _, tag = raw.partition(":")
     parts = name.split("/")
+    if len(parts) >= 1 and parts[0].lower() in HF_HOSTS:
+        return _parse_hf(text, parts, tag, ":" in raw)
     if len(parts) == 3 or (len(parts) == 2 and "." in parts[0] and _PART_RE.fullmatch(parts[0])
                            and ".." not in parts[0]):
         raise InputError(
-            f"'{shown(text, 100)}' names another registry; quantpick reads only ollama.com "
-            f"models ({hint})"
+            f"'{shown(text, 100)}' names another registry; quantpick reads ollama.com models "
+            f"and hf.co/OWNER/REPO ({hint})"
         )
     # fullmatch: `$` would also match before a trailing newline, letting `user\n/model` through.
     if len(parts) > 2 or not all(_PART_RE.fullmatch(p) and ".." not in p for p in parts) or (
@@ -66,6 +85,16 @@ def parse_model_ref(text: str) -> ModelRef:
     if namespace == "library":
         namespace = None
     return ModelRef(model=parts[-1].lower(), tag=tag or None, namespace=namespace)
+
+
+def _parse_hf(text: str, parts: list[str], tag: str, colon: bool) -> ModelRef:
+    hint = "a Hugging Face model looks like 'hf.co/OWNER/REPO' or 'hf.co/OWNER/REPO:Q4_K_M'"
+    owner_repo = parts[1:]
+    if len(owner_repo) != 2 or not all(
+        _HF_PART_RE.fullmatch(p) and ".." not in p and "--" not in p for p in owner_repo
+    ) or (colon and not tag) or (tag and not _HF_TAG_RE.fullmatch(tag)):
+        raise InputError(f"'{shown(text, 100)}' is not a valid Hugging Face model name; {hint}")
+    return ModelRef(model=owner_repo[1], tag=tag or None, namespace=owner_repo[0], host="hf.co")
 
 
 @dataclass(frozen=True)

@@ -101,7 +101,7 @@ def test_smaller_context_hint(site, run):
 @pytest.mark.parametrize("args,code,message", [
     (["pick", "llama33"], 2, "no model 'llama33' in the Ollama library; did you mean 'llama3.3'"),
     (["pick", "../x"], 2, "is not a valid Ollama model name"),
-    (["pick", "hf.co/org/model"], 2, "names another registry"),
+    (["pick", "quay.io/org/model"], 2, "names another registry"),
     (["pick"], 2, "Missing argument 'MODEL...'"),
     (["pick", "phi4", "--ctx", "-5"], 2, "--ctx"),
     (["pick", "phi4", "--task", "poetry"], 2, "'poetry' is not one of"),

@@ -179,7 +179,8 @@ def test_page_without_charset_is_read_as_utf8(site):
 ERRORS = [
     (["pick", "llama33"], 2, "Error: no model 'llama33' in the Ollama library; did you mean"),
     (["pick", "../x"], 2, "Error: '../x' is not a valid Ollama model name;"),
-    (["pick", "hf.co/org/model"], 2, "Error: 'hf.co/org/model' names another registry;"),
+    (["pick", "quay.io/org/model"], 2, "Error: 'quay.io/org/model' names another registry;"),
+    (["pick", "hf.co/org"], 2, "Error: 'hf.co/org' is not a valid Hugging Face model name;"),
     (["pick", "phi4", "--vram", "lots"], 2,
      "Error: 'lots' is not a size; use a form like 24GB, 24 GB, 24GiB, 16g, 8000MiB or 0"),
     (["pick", "phi4", "--task", "poetry"], 2, "Error: Invalid value for '--task'"),

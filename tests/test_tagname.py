@@ -70,7 +70,7 @@ def test_model_refs():
 
 
 @pytest.mark.parametrize("bad", ["../x", "a b", "a:b:c", "", "llama:", ":tag", "a/b/c",
-                                 "hf.co/org/model", "-x", "x" * 81, "a/../b"])
+                                 "quay.io/org/model", "hf.co/org", "hf.co/a/b/c", "-x", "x" * 81, "a/../b"])
 def test_invalid_names_are_refused_before_any_request(bad):
     with pytest.raises(InputError):
         parse_model_ref(bad)

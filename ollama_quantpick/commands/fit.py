@@ -32,8 +32,8 @@ def command(model, ctx, kv_cache, vram, ram, gpu, offline, refresh, as_json):
     cfg, budget = common.prepare(offline, refresh, vram, ram, gpu)
     req = common.make_request(model, cfg, budget, ctx=ctx, kv_cache=kv_cache)
     if req.ref.tag is None:
-        raise InputError(f"fit needs MODEL:TAG, e.g. {req.ref.model}:latest; "
-                         f"'quantpick tags {req.ref.model}' lists them")
+        raise InputError(f"fit needs MODEL:TAG, e.g. {req.ref.display}:latest; "
+                         f"'quantpick tags {req.ref.display}' lists them")
     result = plan(req, decide_pick=False)
     common.note_release(req.release)
     c = result.ranked[0]
@@ -47,7 +47,10 @@ def command(model, ctx, kv_cache, vram, ram, gpu, offline, refresh, as_json):
                           "architecture": artifact.arch.architecture if artifact.arch else None,
                           "fits": est.placement != "no",
                           "processor": processor(est.vram_bytes, est.ram_bytes, est.placement),
-                          "budget": budget.to_json(), "estimate": est.to_json()})
+                          "budget": budget.to_json(), "estimate": est.to_json(),
+                          "kld": c.quant.kld, "mix": artifact.arch.mix if artifact.arch else None,
+                          "imatrix": bool(artifact.arch and artifact.arch.imatrix),
+                          "blocked": c.blocked or None})
         if est.placement == "no":
             raise SystemExit(3)  # the answer "no", as pick gives it
         return
@@ -78,6 +81,14 @@ def command(model, ctx, kv_cache, vram, ram, gpu, offline, refresh, as_json):
                "(llama.cpp's sizes, flash attention)")
     if est.tokens_per_s is not None:
         click.echo(f"speed: about {common.per_s(est.tokens_per_s)}")
+    arch = artifact.arch
+    if arch and arch.type_bytes:  # the real mix, from this file's own header
+        click.echo(f"mix: {arch.mix}" + (f" (file type {arch.file_type})" if arch.file_type
+                                         else "") + ("; imatrix: yes" if arch.imatrix else ""))
+    click.echo(f"quality: {c.quant.name}, KLD {c.quant.kld:.4f}"
+               + (f" — {c.quant.note}" if c.quant.note else ""))
+    if c.blocked:
+        click.echo(f"note: not picked and not pulled: {c.blocked}")
     from ollama_quantpick.estimate import GRAPH_FORMULA
 
     for note in est.notes[1:]:

@@ -58,6 +58,7 @@ def row_json(c, artifact, rank: int) -> dict:
         "score": round(c.score, 4) if runs(c) else None, "estimate": c.estimate.to_json(),
         "model": c.model, "capability": c.cap.to_json() if c.cap else None,
         "capability_source": c.cap.source if c.cap else None,
+        "blocked": c.blocked or None,
     }
 
 
@@ -175,7 +176,8 @@ def command(models, task, ctx, kv_cache, prefer, min_speed, size, vram, ram, gpu
             click.echo(line, err=err)
 
     for ref in req.refs:
-        if info := fetch_model_info(ref):  # the model page: description and capability badges
+        # the model page (description and capability badges); a Hub repo has none there
+        if not ref.is_hf and (info := fetch_model_info(ref)):
             badges = f" [{', '.join(info.capabilities)}]" if info.capabilities else ""
             about = (info.description or "").strip()
             room = min(width, 100) - len(ref.display) - 2 - len(badges)
@@ -239,5 +241,11 @@ def command(models, task, ctx, kv_cache, prefer, min_speed, size, vram, ram, gpu
 
     for note in data_notes(result.ranked):
         say(f"note: {note}")
+    reasons: dict[str, list[str]] = {}
+    for c in result.ranked:
+        if c.blocked:
+            reasons.setdefault(c.blocked, []).append(c.name.split(":", 1)[1])
+    for why, names in reasons.items():
+        say(f"not picked: {', '.join(names)} — {why}")
     if any(c.estimate.source == "fallback" for c in result.ranked):
         say("note: some sizes are estimated without the model header (registry unavailable)")
