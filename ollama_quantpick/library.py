@@ -128,14 +128,24 @@ def _tag_of(href: str, prefix: str) -> str | None:
     return path[len(prefix):] if path.startswith(prefix) and len(path) > len(prefix) else None
 
 
+def _soup(html: str, url: str = ""):
+    """The parsed page; markup Python's HTML parser rejects (e.g. a broken `<![` section) is a
+    page layout quantpick does not understand, not a traceback."""
+    from bs4 import BeautifulSoup
+    from bs4.exceptions import ParserRejectedMarkup
+
+    try:
+        return BeautifulSoup(html, "html.parser")
+    except ParserRejectedMarkup:
+        raise QuantpickError(LAYOUT_ERROR.format(url=url)) from None
+
+
 def parse_tags_page(html: str, ref: ModelRef, url: str = "") -> list[Tag]:
     """Every tag row of a tags page, in page order, each tag once.
 
     Raises QuantpickError when the page is a 200 but holds no tag row (layout changed).
     """
-    from bs4 import BeautifulSoup
-
-    soup = BeautifulSoup(html, "html.parser")
+    soup = _soup(html, url)
     prefix = f"{ref.page_path}:"
     rows: dict[str, dict] = {}
     for a in soup.find_all("a", href=True):
@@ -213,10 +223,8 @@ def suggest(ref: ModelRef) -> str:
 
 def parse_search_page(html: str) -> list[str]:
     """Model names listed on /library or /search (links to `/library/<model>`)."""
-    from bs4 import BeautifulSoup
-
     names = []
-    for a in BeautifulSoup(html, "html.parser").find_all("a", href=True):
+    for a in _soup(html).find_all("a", href=True):
         path = _path(a["href"])
         if path.startswith("/library/") and ":" not in path:
             name = path.removeprefix("/library/").strip("/")
@@ -227,9 +235,7 @@ def parse_search_page(html: str) -> list[str]:
 
 def parse_model_page(html: str, ref: ModelRef) -> ModelInfo:
     """Description (meta tag, else first paragraph) and the `x-test-*` capability/size badges."""
-    from bs4 import BeautifulSoup
-
-    soup = BeautifulSoup(html, "html.parser")
+    soup = _soup(html)
     meta = soup.find("meta", attrs={"name": "description"})
     description = meta.get("content") if meta else None
     if not description and (p := soup.find("p")):
@@ -251,6 +257,6 @@ def fetch_model_info(ref: ModelRef) -> ModelInfo | None:
     """The model page, or None when it cannot be had (it only decorates the output)."""
     try:
         page = http.get_text(f"{http_base()}{quote(ref.page_path)}")
+        return parse_model_page(page.text, ref) if page.status == 200 else None
     except QuantpickError:
         return None
-    return parse_model_page(page.text, ref) if page.status == 200 else None
