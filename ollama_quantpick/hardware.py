@@ -324,7 +324,7 @@ def metal_share(ram: int) -> int:
     """The share of unified memory Metal lets the GPU use: recommendedMaxWorkingSetSize.
 
     Apple does not document the formula; data/gpus.toml [[apple_share]] holds the values llama.cpp
-    and Ollama logs print (2/3 up to 36 GB, 3/4 at 64-96 GB, 0.84 at 128 GB on macOS 26).
+    logs print on current macOS (0.74 up to 24 GB, 0.78 at 32-36 GB, 0.81 at 64 GB, 0.84 at 128 GB).
     `iogpu.wired_limit_mb` overrides it.
     """
     return int(ram * apple_share(ram))

@@ -110,6 +110,9 @@ def test_smaller_context_hint(site, run):
     (["fit", "phi4:99b"], 2, "phi4:99b is not a tag of phi4"),
     (["pick", "gpt-oss:20b-cloud"], 2, "is a cloud tag"),
     (["tags", "phi4", "--offline", "--refresh"], 2, "contradict"),
+    (["pick", "phi4", "--gpu", "RTX 9999", "--vram", "8GB"], 2,
+     "no GPU named 'RTX 9999' in quantpick's table; closest: RTX 5090, RTX 4090"),
+    (["pick", "phi4", "--gpu", "0x RTX 3090", "--vram", "8GB"], 2, "the count must be 1 to 16"),
 ])
 def test_bad_input_is_one_line_and_the_right_code(site, run, args, code, message):
     result = run(*args) if "--vram" in args else run(*args, *BUDGET)
@@ -236,3 +239,18 @@ def test_explicit_tag_that_is_too_slow_is_refused_with_its_speed(site, run):
     assert "phi4:14b-fp16, runs on the CPU at 4K context but makes about 1." in result.stderr
     ok = run("pick", "phi4:14b-fp16", "--gpu", "none", "--ram", "64GB", "--min-speed", "0")
     assert ok.exit_code == 0 and ok.stdout == "phi4:14b-fp16\n"
+
+
+def test_min_speed_default_is_half_reading_speed_and_shown_in_help(run):
+    from ollama_quantpick.commands.common import MIN_SPEED
+    from ollama_quantpick.quants import data
+
+    assert MIN_SPEED == data()["speed"]["min_tok_s"] == pytest.approx(data()["speed"]["read_tok_s"] / 2)
+    assert "default: 2.65, half of reading speed" in " ".join(run("pick", "--help").stdout.split())
+
+
+def test_tags_still_lists_tags_below_the_minimum_speed(site, run):
+    rows = json.loads(run("tags", "phi4", "--gpu", "none", "--ram", "64GB", "--json").stdout)["rows"]
+    slow = [r for r in rows if r["estimate"]["placement"] == "cpu"
+            and r["estimate"]["tokens_per_s"] < 2.65]
+    assert slow and not any(r["picked"] for r in slow)

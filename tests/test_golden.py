@@ -108,16 +108,16 @@ CASES = [
          "24 GB: only q2_K keeps a split 70B above 2.65 t/s (~3 t/s); the reason says q3_K_S "
          "would be slower than the minimum", ("below the 2.65 t/s minimum",)),
     Case(("pick", "llama3.3", "--task", "chat", "--gpu", "M2 Max", "--ram", "64GB"),
-         "llama3.3:70b-instruct-q4_K_S",
-         "64 GB Mac (48 GiB to Metal): at the 128K default nothing fits; at 32K q4_K_S runs fully "
-         "on the GPU at ~7 t/s", ("OLLAMA_CONTEXT_LENGTH=32768",)),
+         "llama3.3:70b-instruct-q4_K_M",
+         "64 GB Mac (81 % = 51.8 GiB to Metal): at the 128K default nothing fits; at 32K q4_K_M "
+         "runs fully on the GPU at ~6.5 t/s", ("OLLAMA_CONTEXT_LENGTH=32768",)),
     Case(("pick", "gemma3", "--task", "chat", "--gpu", "M4", "--ram", "16GB"),
          "gemma3:4b-it-q8_0",
-         "16 GB Mac (2/3 to Metal): 27B needs 19 GB; the 4B at q8_0 fits with room",
+         "16 GB Mac (74 % = 11.8 GiB to Metal): 27B needs 19 GB; the 4B at q8_0 fits with room",
          ("27B q4_0_qat would need",)),
-    Case(("pick", "qwen3", "--task", "chat", "--gpu", "M1", "--ram", "8GB"), "qwen3:4b-q8_0",
-         "8 GB Mac: 5.3 GiB to Metal; a q8_0 KV cache makes room for 4B q8_0 instead of q4_K_M",
-         ("OLLAMA_KV_CACHE_TYPE=q8_0",)),
+    Case(("pick", "qwen3", "--task", "chat", "--gpu", "M1", "--ram", "8GB"), "qwen3:8b-q4_K_M",
+         "8 GB Mac: 5.9 GiB to Metal; a q8_0 KV cache makes room for 8B q4_K_M (5.2 GB) instead "
+         "of 4B q8_0", ("OLLAMA_KV_CACHE_TYPE=q8_0",)),
     Case(("pick", "qwen3", "--task", "chat", "--gpu", "none", "--ram", "8GB"), "qwen3:8b-q4_K_M",
          "CPU only, 8 GB: 8B q4_K_M (5.2 GB) at ~7 t/s; q8_0 needs 9.3 GB", ()),
     # -- honest no's --
