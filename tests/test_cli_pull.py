@@ -105,7 +105,8 @@ def test_not_enough_disk_is_refused_with_the_figures(site, ollama, run, monkeypa
 def test_remote_host_warns_that_the_budget_is_local(site, run, monkeypatch):
     monkeypatch.setenv("OLLAMA_HOST", "gpu-box.example:11434")
     result = run("pull", "phi4", "--dry-run", "--min-speed", "0")
-    assert result.exit_code == 0 and "the budget came from this machine" in result.stderr
+    assert result.exit_code == 0  # notes wrap to the terminal: compare the words
+    assert "the budget came from this machine" in " ".join(result.stderr.split())
 
 
 # ---- sync --------------------------------------------------------------------------------------

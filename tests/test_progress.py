@@ -32,9 +32,9 @@ def screen(text: str) -> list[str]:
             col = 0
             if row == len(rows):
                 rows.append("")
-        elif token.endswith("A"):
+        elif token.startswith("\x1b") and token.endswith("A"):
             row = max(row - int(token[2:-1] or 1), 0)
-        elif token.endswith("K"):
+        elif token.startswith("\x1b") and token.endswith("K"):
             rows[row] = rows[row][:col]
         else:
             line = rows[row].ljust(col)

@@ -114,12 +114,18 @@ def command(models, task, ctx, kv_cache, prefer, min_speed, size, vram, ram, gpu
         common.echo_json({**answer, **_pull_fields(artifact, daemon.host, False, action)})
         return
     click.echo(f"{artifact.name} ({format_bytes(artifact.download_bytes)} download)")
-    click.echo(f"  {reason}", err=True)
+    from ollama_quantpick.table import terminal_width, wrap
+
+    def say(text: str) -> None:  # indented under the name, wrapped to the terminal
+        for line in wrap(text, terminal_width() - 2, indent="  "):
+            click.echo(f"  {line}", err=True)
+
+    say(reason)
     if result.choice is not None and result.choice.ctx_hint:
-        click.echo(f"  note: {result.choice.ctx_hint}", err=True)
+        say(f"note: {result.choice.ctx_hint}")
     if not is_local(daemon.host) and vram is None and ram is None:
-        click.echo(f"  note: Ollama runs at {daemon.host}, but the budget came from this machine;"
-                   " pass --vram/--ram for that machine's memory", err=True)
+        say(f"note: Ollama runs at {daemon.host}, but the budget came from this machine; pass "
+            "--vram/--ram for that machine's memory")
     if dry_run:
         click.echo(f"dry run: would pull {artifact.name}")
         return
