@@ -41,7 +41,7 @@ MIXTRAL_ACTIVE_Q8 = 12.9e9 * 8.5 / 8 / GiB
 @dataclass
 class Run:
     hardware: str
-    library: str  # cuda | rocm | metal | cpu (apple CPU: metal library, CPU bytes only)
+    backend: str  # cuda | rocm | metal | cpu (apple CPU: metal backend, CPU bytes only)
     gbps: float
     model: str
     quant: str
@@ -98,7 +98,7 @@ RUNS = [
 
 def predict(run: Run) -> float:
     gpu = [] if run.cpu else [1]
-    budget = Budget(gpu, 0, run.library, None if run.cpu else run.gbps,
+    budget = Budget(gpu, 0, run.backend, None if run.cpu else run.gbps,
                     run.gbps if run.cpu else 51.2)
     bytes_ = run.gib * GiB
     tps, _ = tokens_per_s(0 if run.cpu else bytes_, bytes_ if run.cpu else 0, lookup(run.quant),
@@ -127,7 +127,7 @@ def main(markdown: bool) -> None:
         print("| hardware | GB/s | model | quant | measured t/s | predicted t/s | error | set | source |")
         print("|---|---:|---|---|---:|---:|---:|---|---|")
         for r, p, e in rows:
-            print(f"| {r.hardware}{' (CPU)' if r.cpu and r.library == 'metal' else ''} | {r.gbps:g} | "
+            print(f"| {r.hardware}{' (CPU)' if r.cpu and r.backend == 'metal' else ''} | {r.gbps:g} | "
                   f"{r.model} | {r.quant} | {r.measured:.1f} | {p:.1f} | {e * 100:+.0f} % | "
                   f"{'fit' if r.fit else 'held out'} | {r.source} |")
     else:

@@ -18,7 +18,7 @@ class Budget:
 
     gpu_free: list[int]
     ram_bytes: int
-    library: str = "cpu"
+    backend: str = "cpu"  # the GPU backend Ollama would use: cuda | rocm | metal | cpu
     gpu_bandwidth_gbps: float | None = None
     cpu_bandwidth_gbps: float | None = None
     source: dict[str, str] = field(default_factory=dict)
@@ -40,7 +40,7 @@ class Budget:
 
     def to_json(self) -> dict:
         return {"vram_bytes": self.vram_bytes, "ram_bytes": self.ram_bytes,
-                "gpu_count": len(self.gpu_free), "library": self.library,
+                "gpu_count": len(self.gpu_free), "backend": self.backend,
                 "gpu_bandwidth_gbps": self.gpu_bandwidth_gbps,
                 "cpu_bandwidth_gbps": self.cpu_bandwidth_gbps,
                 "gpu_overhead_bytes": self.gpu_overhead_bytes, "source": self.source}

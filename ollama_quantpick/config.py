@@ -24,11 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ollama_quantpick.errors import InputError, QuantpickError
+from ollama_quantpick.settings import GPU, KV_CACHE, PREFER
 from ollama_quantpick.sizes import parse_size
-
-PREFER = ("quality", "balanced", "speed")
-KV_CACHE = ("f16", "q8_0", "q4_0")
-GPU = ("auto", "none")
 
 
 def _tasks() -> tuple[str, ...]:
@@ -109,11 +106,13 @@ def _names(v):
 
 SCHEMA = {
     "defaults": {"task": _choice(_tasks), "ctx": _int_pos, "prefer": _choice(PREFER),
-                 "kv_cache": _choice(KV_CACHE), "min_tokens_per_s": _number,
+                 "kv_cache": _choice(KV_CACHE), "min_speed": _number,
                  "cache_ttl": _int_pos},
     "budget": {"vram": _size, "ram": _size, "gpu": _gpu},
     "ollama": {"host": _text, "version": _release},
 }
+# Keys renamed so that flag, config key and JSON share one name; the old spelling gets a pointer.
+RENAMED = {"defaults.min_tokens_per_s": "defaults.min_speed"}
 MODEL_KEYS = {"name": _names, "task": _choice(_tasks), "ctx": _int_pos, "prefer": _choice(PREFER),
               "size": _text}
 
@@ -160,6 +159,8 @@ def validate(data: dict, path: Path) -> None:
             raise InputError(f"{where}: '{section}' must be a table")
         for key, v in value.items():
             check = SCHEMA[section].get(key)
+            if (new := RENAMED.get(f"{section}.{key}")) is not None:
+                raise InputError(f"{where}: '{section}.{key}' is now called '{new}'; rename it")
             if check is None:
                 raise InputError(f"{where}: unknown key '{section}.{key}' (known: "
                                  f"{', '.join(SCHEMA[section])})")
@@ -374,14 +375,15 @@ def update(cfg: Config, dotted: str, value) -> None:
 
 STARTER = """\
 # quantpick configuration: keep it in your dotfiles.
-# Flags beat this file; this file beats detection and built-in defaults.
+# Flags beat environment variables (OLLAMA_HOST, OLLAMA_KV_CACHE_TYPE), which beat this
+# file, which beats detection and built-in defaults.
 
 [defaults]
 task = "general"          # math, code, reasoning, instruct, creative, chat, general
 prefer = "balanced"       # quality, balanced, speed
 # ctx = 8192              # context length to plan for (default: what Ollama would use)
 # kv_cache = "f16"        # f16, q8_0, q4_0 (as OLLAMA_KV_CACHE_TYPE)
-# min_tokens_per_s = 5.3  # drop tags slower than this when speed is known
+# min_speed = 2.65        # drop tags slower than this when speed is known
 # cache_ttl = 86400       # seconds to trust cached ollama.com pages
 
 # [budget]                # override what `quantpick hw` detects

@@ -34,7 +34,7 @@ class GPU:
     vram_bytes: int
     free_bytes: int
     bandwidth_gbps: float | None = None
-    library: str = "cuda"  # what Ollama would use: cuda | rocm | metal
+    backend: str = "cuda"  # the GPU backend Ollama would use: cuda | rocm | metal
     index: int = 0
 
 
@@ -443,7 +443,7 @@ def make_budget(hw: Hardware, *, vram: int | None = None, ram: int | None = None
         if hw.gpus[0].vendor == "apple":
             ram = None  # unified: what the GPU does not take is left for the CPU (below)
     gpus = [] if gpu == "none" else hw.gpus
-    library = gpus[0].library if gpus else "cpu"
+    backend = gpus[0].backend if gpus else "cpu"
     bandwidth = min((g.bandwidth_gbps for g in gpus if g.bandwidth_gbps), default=None)
     source = {}
     total: list[int] = []
@@ -452,9 +452,9 @@ def make_budget(hw: Hardware, *, vram: int | None = None, ram: int | None = None
     elif vram is not None:
         free, source["vram"] = ([vram] if vram > 0 else []), vram_source
         total = list(free)  # a stated size is the card's, for the context tiers too
-        library = library if library != "cpu" else "cuda"
+        backend = backend if backend != "cpu" else "cuda"
         if not vram:
-            library = "cpu"
+            backend = "cpu"
     else:
         free = [max(0, g.free_bytes - overhead) for g in gpus]
         total = [g.vram_bytes for g in gpus]
@@ -464,10 +464,10 @@ def make_budget(hw: Hardware, *, vram: int | None = None, ram: int | None = None
     else:
         ram_bytes = hw.ram_available_bytes or 0
         source["ram"] = "detected"
-        if library == "metal" and free:  # unified memory: what the GPU takes, the CPU cannot
+        if backend == "metal" and free:  # unified memory: what the GPU takes, the CPU cannot
             ram_bytes = max(0, ram_bytes - sum(free))
             source["ram"] = "rest of unified memory" if named else "detected"
     cpu_bw = next((g.bandwidth_gbps for g in hw.gpus if g.vendor == "apple"), None)
     source["cpu_bandwidth"] = "chip" if cpu_bw else "assumed"
-    return Budget(free, ram_bytes, library, bandwidth, cpu_bw or ASSUMED_CPU_GBPS, source,
+    return Budget(free, ram_bytes, backend, bandwidth, cpu_bw or ASSUMED_CPU_GBPS, source,
                   overhead, total)

@@ -25,7 +25,7 @@ class Request:
     ctx: int | None = None  # None: Ollama's default, and smaller contexts are explored
     kv_cache: str = "f16"
     prefer: str = "balanced"
-    min_tps: float | None = None
+    min_speed: float | None = None
     size: str | None = None  # "70b": only that parameter size competes
     parallel: int | None = None  # OLLAMA_NUM_PARALLEL; None: the release's default
     release: Release = field(default_factory=Release)
@@ -193,7 +193,7 @@ def options(req: Request, pool: list[art.Artifact], default: int, ladder: list[i
     raises it) and the alternatives worth a setting: a q8_0 KV cache there, then each smaller
     context of the ladder."""
     def ranked(ctx: int, kv: str | None = None) -> list[Candidate]:
-        return rank(candidates(pool, req, ctx, kv), req.task, req.prefer, req.min_tps)
+        return rank(candidates(pool, req, ctx, kv), req.task, req.prefer, req.min_speed)
 
     base = Option(ladder[0], req.kv_cache, ranked(ladder[0]))
     if req.ctx is None and ladder[0] > default:
@@ -284,18 +284,18 @@ def plan(req: Request, *, decide_pick: bool = True) -> Plan:
         base, _ = options(req, pool, default, ladder, alternatives=False)
         result.options = [base]
         result.ranked = base.ranked if pool == arts else \
-            rank(candidates(arts, req, ladder[0]), req.task, req.prefer, req.min_tps)
+            rank(candidates(arts, req, ladder[0]), req.task, req.prefer, req.min_speed)
         return result
     base, alts = options(req, pool, default, ladder)
     result.options = [base, *alts]
-    outcome = decide(base, alts, req.task, req.prefer, req.min_tps, budget_label(req.budget),
+    outcome = decide(base, alts, req.task, req.prefer, req.min_speed, budget_label(req.budget),
                      default)
     if outcome is not None:
         result.choice, result.ctx = outcome, outcome.ctx
         picked = {c.name for c in outcome.ranked}
         kv_used = next(o.kv_cache for o in result.options if o.ranked is outcome.ranked)
         extra = candidates([a for a in arts if a.name not in picked], req, outcome.ctx, kv_used)
-        result.ranked = outcome.ranked + rank(extra, req.task, req.prefer, req.min_tps)
+        result.ranked = outcome.ranked + rank(extra, req.task, req.prefer, req.min_speed)
         for i, c in enumerate(result.ranked, 1):
             c.rank = i
             c.picked = c is outcome.pick
@@ -303,7 +303,7 @@ def plan(req: Request, *, decide_pick: bool = True) -> Plan:
     # nothing picked anywhere: show the smallest context tried, where the most fits
     last = next((o for o in reversed(result.options) if o.kv_cache == req.kv_cache), base)
     result.ctx = last.ctx
-    result.ranked = rank(candidates(arts, req, last.ctx), req.task, req.prefer, req.min_tps)
+    result.ranked = rank(candidates(arts, req, last.ctx), req.task, req.prefer, req.min_speed)
     return result
 
 
@@ -337,7 +337,7 @@ def find_alternatives(req: Request, result: Plan, limit: int = 3) -> tuple[list[
         sub = replace(req, ref=ref, others=(), size=None)
         default = release_ctx(sub, arts)
         base, alts = options(sub, arts, default, ctx_ladder(sub, default))
-        outcome = decide(base, alts, req.task, req.prefer, req.min_tps, budget_label(req.budget),
+        outcome = decide(base, alts, req.task, req.prefer, req.min_speed, budget_label(req.budget),
                          default)
         if outcome is not None:
             picks.append(outcome.pick)
@@ -361,11 +361,11 @@ def choose(req: Request) -> tuple[Plan, Candidate | None, str]:
         if c.blocked:
             raise InputError(f"{c.name} is listed but cannot be pulled: {c.blocked}")
         if c.estimate.placement == "no" or c.too_slow:
-            return result, None, nothing_fits(result.ranked, label, req.min_tps)
-        return result, c, explain(result.ranked, req.task, label, req.min_tps)[0]
+            return result, None, nothing_fits(result.ranked, label, req.min_speed)
+        return result, c, explain(result.ranked, req.task, label, req.min_speed)[0]
     if result.choice is None:
         alts, target = find_alternatives(req, result)
-        message = nothing_fits(result.ranked, label, req.min_tps, _kv_rescue(result))
+        message = nothing_fits(result.ranked, label, req.min_speed, _kv_rescue(result))
         if alts:
             message += " — instead: " + ", ".join(across.describe(a, target, req.task)
                                                    for a in alts)

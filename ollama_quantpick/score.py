@@ -125,7 +125,7 @@ def comfort(tps: float | None, task: str) -> float | None:
 
 
 def rank(cands: list[Candidate], task: str, prefer: str = "balanced",
-         min_tps: float | None = None) -> list[Candidate]:
+         min_speed: float | None = None) -> list[Candidate]:
     """Score and order candidates best first; the first one that fits is picked."""
     for c in cands:
         c.quality = quality(c.quant, c.params_b, task, c.estimate.kv_cache, c.active_params_b,
@@ -141,7 +141,7 @@ def rank(cands: list[Candidate], task: str, prefer: str = "balanced",
         c.merit = relative(c.cap, task) * c.quality
         c.score = c.merit * (1 - weight + weight * (1 if u is None else u))
         tps = c.estimate.speed_cap
-        c.too_slow = bool(min_tps and tps is not None and tps < min_tps)
+        c.too_slow = bool(min_speed and tps is not None and tps < min_speed)
         c.picked = False
 
     def key(c: Candidate):
@@ -212,7 +212,7 @@ def step_up(ranked: list[Candidate], pick: Candidate) -> Candidate | None:
     return min(better, key=lambda c: c.merit) if better else None
 
 
-def trade_off(b: Candidate, pick: Candidate, min_tps: float | None) -> tuple[str, str]:
+def trade_off(b: Candidate, pick: Candidate, min_speed: float | None) -> tuple[str, str]:
     """(what decided, the runner-up's trade-off in plain words) for a better tag `b` passed over."""
     est, name = b.estimate, _label(b) if b.params_b != pick.params_b else b.quant.name
     if est.placement == "no":
@@ -222,13 +222,13 @@ def trade_off(b: Candidate, pick: Candidate, min_tps: float | None) -> tuple[str
     if b.too_slow:
         place = {"gpu": "fit on the GPU", "split": f"be {est.fit_label}",
                  "cpu": "run on the CPU"}[est.placement]
-        return "speed", f"{name} would {place} {speed}, below the {min_tps or 0:g} t/s minimum"
+        return "speed", f"{name} would {place} {speed}, below the {min_speed or 0:g} t/s minimum"
     if est.placement != pick.estimate.placement:
         return "speed", f"{name} {_placed(est)} {speed}"
     return "speed", f"{name} would run {speed}"
 
 
-def explain(ranked: list[Candidate], task: str, budget_label: str, min_tps: float | None = None,
+def explain(ranked: list[Candidate], task: str, budget_label: str, min_speed: float | None = None,
             pick: Candidate | None = None) -> tuple[str, str]:
     """(the one-line reason, what decided: quality | fit | speed). Names the next better tag
     passed over and why: `32B q4_K_M: chosen for speed; runs fully on the GPU (...) at 8K
@@ -239,7 +239,7 @@ def explain(ranked: list[Candidate], task: str, budget_label: str, min_tps: floa
     b = step_up(ranked, pick)
     if b is None:
         return f"{_label(pick)}: best {task} quality; {where}{low_bit_note(pick, task)}", "quality"
-    decided, why = trade_off(b, pick, min_tps)
+    decided, why = trade_off(b, pick, min_speed)
     if decided == "fit" or (b.estimate.placement != pick.estimate.placement and not b.too_slow
                             and pick.estimate.placement == "gpu"):
         decided = "fit"
@@ -279,7 +279,7 @@ def to_consider(ranked: list[Candidate]) -> Candidate:
     return min(keep, key=lambda c: (c.estimate.total_bytes, -c.merit))
 
 
-def nothing_fits(ranked: list[Candidate], budget_label: str, min_tps: float | None = None,
+def nothing_fits(ranked: list[Candidate], budget_label: str, min_speed: float | None = None,
                  extra: str = "") -> str:
     """Why nothing was picked: the tag to consider (`to_consider`) and what it lacks, memory or
     speed, at which context."""
@@ -332,7 +332,7 @@ class Option:
 
 
 def decide(base: Option, alternatives: list[Option], task: str, prefer: str,
-           min_tps: float | None, budget_label: str, default_ctx: int) -> Choice | None:
+           min_speed: float | None, budget_label: str, default_ctx: int) -> Choice | None:
     """Take `base` (Ollama's context, or the task's floor when that is higher) unless an
     alternative (a q8_0 KV cache, then smaller contexts) lets a better tag run fully on the GPU,
     better by SETTING_GAIN or in placement; when `base` picks nothing, the first alternative that
@@ -348,7 +348,7 @@ def decide(base: Option, alternatives: list[Option], task: str, prefer: str,
     if chosen is None:
         return None
     pick = chosen.pick
-    reason, decided = explain(chosen.ranked, task, budget_label, min_tps)
+    reason, decided = explain(chosen.ranked, task, budget_label, min_speed)
     if chosen is not base:
         decided = "context" if chosen.kv_cache == base.kv_cache else "fit"
         was = (f"{base.pick.name} {_placed(base.pick.estimate)}" if base.pick

@@ -44,12 +44,12 @@ def tokens_per_s(gpu_bytes: float, cpu_bytes: float, quant: Quant,
     c = constants()
     t_gpu = t_cpu = 0.0
     gpu_known = bool(budget.gpu_bandwidth_gbps)
-    backend = c["backend"].get(budget.library, c["backend"]["cuda"])
+    backend = c["backend"].get(budget.backend, c["backend"]["cuda"])
     if gpu_bytes > 0 and gpu_known:
         t_gpu = backend["t_fixed_ms"] / 1000 + gpu_bytes / (
             backend["eta"] * budget.gpu_bandwidth_gbps * 1e9 * quant.k_speed)
     if cpu_bytes > 0 and budget.cpu_bandwidth_gbps:
-        eta = c["cpu"]["eta_apple"] if budget.library == "metal" else c["cpu"]["eta"]
+        eta = c["cpu"]["eta_apple"] if budget.backend == "metal" else c["cpu"]["eta"]
         t_cpu = cpu_bytes / (eta * budget.cpu_bandwidth_gbps * 1e9 * cpu_factor(quant))
         if gpu_bytes <= 0:
             t_cpu += c["cpu"]["t_fixed_ms"] / 1000

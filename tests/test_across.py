@@ -127,7 +127,7 @@ def test_the_quant_still_counts_across_families():
 def test_why_not_names_the_loser_with_numbers():
     pick, other = cand("qwen3:32b-q4_K_M", "q4_K_M", 32), cand("llama3.3:70b-q3_K_M", "q3_K_M", 70,
                                                               "split", tps=2.1)
-    ranked = score.rank([pick, other], "code", min_tps=5.3)
+    ranked = score.rank([pick, other], "code", min_speed=5.3)
     text = across.why_not(ranked, ranked[0], "code")
     assert text.startswith("over llama3.3: its fastest, llama3.3:70b-q3_K_M, runs below the "
                            "minimum speed (split 30/65 layers, 2.1 tokens/s)")
@@ -150,7 +150,7 @@ def test_choose_alternatives_keeps_usable_ones_best_first():
                   cand("gemma3:27b-it-q4_K_M", "q4_K_M", 27, "no"),
                   cand("gemma3:12b-it-q4_K_M", "q4_K_M", 12, tps=1.0))
     score.rank([a, b, c], "math")
-    score.rank([d], "math", min_tps=5.3)
+    score.rank([d], "math", min_speed=5.3)
     chosen = across.choose_alternatives([b, c, d, a])
     assert [x.name for x in chosen] == ["qwen3:14b-q4_K_M", "phi4:14b-q4_K_M"]
 

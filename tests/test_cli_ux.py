@@ -103,12 +103,12 @@ def test_sync_names_each_model_and_prints_a_summary(site, ollama, run, tmp_path)
 
 
 def test_sync_hints_name_its_own_keys(site, ollama, run, tmp_path):  # noqa: F811
-    (tmp_path / "config.toml").write_text('[defaults]\nmin_tokens_per_s = 500\n'
+    (tmp_path / "config.toml").write_text('[defaults]\nmin_speed = 500\n'
                                           '[budget]\nvram = "0"\nram = "64GB"\n'
                                           '[[models]]\nname = "phi4"\n')
     result = run("sync")
     assert result.exit_code == 1
-    assert "defaults.min_tokens_per_s" in result.stderr and "--min-speed" not in result.stderr
+    assert "defaults.min_speed" in result.stderr and "--min-speed" not in result.stderr
 
 
 def test_list_shows_installed_models_fit_and_a_better_pick(site, ollama, run):  # noqa: F811

@@ -153,7 +153,7 @@ def test_twenty_concurrent_sets_all_land(tmp_path):
     path.write_text("# shared\n[defaults]\ntask = \"chat\"\n")
     values = [("defaults.task", "math", "code"), ("defaults.ctx", "4096", "8192"),
               ("defaults.prefer", "speed", "quality"), ("defaults.kv_cache", "q8_0", "q4_0"),
-              ("defaults.min_tokens_per_s", "3", "7.5"), ("defaults.cache_ttl", "60", "120"),
+              ("defaults.min_speed", "3", "7.5"), ("defaults.cache_ttl", "60", "120"),
               ("budget.vram", "8GB", "12GB"), ("budget.ram", "16GB", "32GB"),
               ("budget.gpu", "none", "auto"), ("ollama.host", "http://a:1", "http://b:2")]
     env = dict(os.environ, QUANTPICK_CONFIG=str(path))

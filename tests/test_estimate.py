@@ -15,9 +15,9 @@ def arch(model="llama3.3", size="70b", quant="q4_K_M"):
     return parse_header(world.gguf_header(model, size, quant))
 
 
-def budget(vram_gb=0.0, ram_gb=64.0, gpus=1, library="cuda", bw=None):
+def budget(vram_gb=0.0, ram_gb=64.0, gpus=1, backend="cuda", bw=None):
     free = [int(vram_gb * GB / gpus)] * gpus if vram_gb else []
-    return Budget(free, int(ram_gb * GB), library if free else "cpu", bw, 51.2)
+    return Budget(free, int(ram_gb * GB), backend if free else "cpu", bw, 51.2)
 
 
 def run(b, ctx=8192, quant="q4_K_M", kv="f16", model="llama3.3", size="70b", parallel=1):

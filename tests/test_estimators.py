@@ -28,9 +28,9 @@ def model(name="qwen3", size="32b", quant="q4_K_M") -> base.Model:
     return base.Model(parse_header(world.gguf_header(name, size, quant)), a.model_bytes, proj)
 
 
-def budget(*gpus_gib: float, ram_gb=64.0, bw: float | None = 936.0, library="cuda") -> Budget:
+def budget(*gpus_gib: float, ram_gb=64.0, bw: float | None = 936.0, backend="cuda") -> Budget:
     free = [int(g * GiB) for g in gpus_gib]
-    return Budget(free, int(ram_gb * GB), library if free else "cpu", bw, 51.2)
+    return Budget(free, int(ram_gb * GB), backend if free else "cpu", bw, 51.2)
 
 
 def run(m, b, release=V32, ctx=8192, kv="f16", parallel=1, env=None, quant="q4_K_M"):

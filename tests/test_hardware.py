@@ -32,7 +32,7 @@ def test_two_nvidia_cards():
     hw = hardware.detect(recorded({"nvidia-smi": (HW / "nvidia-smi-two.csv").read_text()}))
     assert [g.name for g in hw.gpus] == ["NVIDIA GeForce RTX 3090"] * 2
     assert hw.gpus[0].vram_bytes == 24576 * MiB and hw.gpus[1].free_bytes == 24200 * MiB
-    assert hw.gpus[0].bandwidth_gbps == 936 and hw.gpus[0].library == "cuda"
+    assert hw.gpus[0].bandwidth_gbps == 936 and hw.gpus[0].backend == "cuda"
     assert hw.ram_bytes == 65781372 * 1024 and hw.ram_available_bytes == 50331648 * 1024
     budget = hardware.make_budget(hw)
     assert budget.vram_bytes == (23906 + 24200) * MiB and budget.source["vram"] == "detected"
@@ -50,7 +50,7 @@ def test_failing_nvidia_smi_is_a_note_not_a_crash():
     failed = ToolFailed("nvidia-smi failed: " + (HW / "nvidia-smi-failed.txt").read_text().strip())
     hw = hardware.detect(recorded({"nvidia-smi": failed}))
     assert hw.gpus == [] and "couldn't communicate with the NVIDIA driver" in hw.notes[0]
-    assert hardware.make_budget(hw).library == "cpu"
+    assert hardware.make_budget(hw).backend == "cpu"
 
 
 def test_no_gpu_tools_means_cpu_only():
@@ -63,7 +63,7 @@ def test_no_gpu_tools_means_cpu_only():
 def test_rocm_smi_json():
     hw = hardware.detect(recorded({"rocm-smi": (HW / "rocm-smi.json").read_text()}))
     (gpu,) = hw.gpus
-    assert (gpu.vendor, gpu.library, gpu.bandwidth_gbps) == ("amd", "rocm", 960)
+    assert (gpu.vendor, gpu.backend, gpu.bandwidth_gbps) == ("amd", "rocm", 960)
     assert gpu.free_bytes == 25753026560 - 1073741824
 
 
@@ -84,7 +84,7 @@ def test_apple_silicon_uses_the_metal_share_of_unified_memory():
                      platform="darwin")
     hw = hardware.detect(probe)
     (gpu,) = hw.gpus
-    assert gpu.library == "metal" and gpu.vram_bytes == int(64 * GiB * 0.81)  # 64 GB: 0.81
+    assert gpu.backend == "metal" and gpu.vram_bytes == int(64 * GiB * 0.81)  # 64 GB: 0.81
     assert gpu.bandwidth_gbps == 400
     assert hw.ram_available_bytes == (180000 + 900000 + 20000) * 16384
     budget = hardware.make_budget(hw)
@@ -114,13 +114,13 @@ def test_gpu_by_name(name, count, canonical, vram_gib, gbps):
     assert (n, entry["name"], entry["vram_gib"], entry["gbps"]) == (count, canonical, vram_gib, gbps)
     budget = hardware.make_budget(hardware.Hardware([], 32 * GiB, 30 * GiB), gpu=name)
     assert budget.gpu_free == [vram_gib * GiB] * count and budget.gpu_bandwidth_gbps == gbps
-    assert budget.ram_bytes == 30 * GiB and budget.library in ("cuda", "rocm")
+    assert budget.ram_bytes == 30 * GiB and budget.backend in ("cuda", "rocm")
 
 
 def test_apple_chip_by_name_takes_its_share_of_the_ram_given():
     budget = hardware.make_budget(hardware.Hardware([], 8 * GiB, 6 * GiB), gpu="M3 Max",
                                   ram=128 * 10**9)
-    assert budget.library == "metal" and budget.gpu_bandwidth_gbps == 400
+    assert budget.backend == "metal" and budget.gpu_bandwidth_gbps == 400
     # "128GB" names Apple's 128 GB model, 128 GiB; Metal lets the GPU have 84 % of it
     assert budget.gpu_free == [int(128 * GiB * 0.84)]
     assert budget.ram_bytes == 128 * GiB - budget.vram_bytes  # the rest of unified memory
@@ -260,7 +260,7 @@ def test_hw_plans_for_a_named_gpu(run):
     assert result.stdout.count("RTX 3090") >= 2 and "936 GB/s" in result.stdout
     assert "(--gpu 2x RTX 3090)" in result.stdout
     mac = json.loads(run("hw", "--gpu", "M3 Max", "--ram", "128GB", "--json").stdout)
-    assert mac["budget"]["library"] == "metal" and mac["gpus"][0]["name"] == "Apple M3 Max"
+    assert mac["budget"]["backend"] == "metal" and mac["gpus"][0]["name"] == "Apple M3 Max"
     assert mac["budget"]["vram_bytes"] + mac["budget"]["ram_bytes"] == 128 * GiB
 
 

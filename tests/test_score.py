@@ -88,7 +88,7 @@ def test_prefer_speed_takes_the_fastest_close_enough():
 
 def test_too_slow_is_dropped_when_speed_is_known():
     c = [cand("q8_0", 70, 75, "cpu", tps=0.8), cand("q4_K_M", 8, 5, "cpu", tps=12)]
-    assert score.rank(c, "general", min_tps=5)[0].quant.name == "q4_K_M"
+    assert score.rank(c, "general", min_speed=5)[0].quant.name == "q4_K_M"
 
 
 def test_ties_go_to_the_smaller_download():
@@ -109,7 +109,7 @@ def test_a_larger_model_at_lower_quant_beats_a_smaller_one_except_for_math_at_lo
 def pick(site_budget_vram, ram=64, task="math", model="llama3.3", ctx=8192):
     budget = Budget([site_budget_vram] if site_budget_vram else [], int(ram * GB),
                     "cuda" if site_budget_vram else "cpu", None, 51.2)
-    req = Request(parse_model_ref(model), budget, task=task, ctx=ctx, min_tps=None)
+    req = Request(parse_model_ref(model), budget, task=task, ctx=ctx, min_speed=None)
     return plan(req)
 
 
@@ -164,7 +164,7 @@ def test_golden_decisions(site, model, task, vram, ram, ctx, expected, why):
     model, _, version = model.partition("@")
     release = Release(parse_version(version), "flag") if version else Release()
     req = Request(parse_model_ref(model), budget, task=task, ctx=ctx,
-                  min_tps=data()["speed"]["read_tok_s"], release=release)
+                  min_speed=data()["speed"]["read_tok_s"], release=release)
     result = plan(req)
     assert result.choice is not None, why
     assert result.choice.pick.name == expected, why
@@ -190,7 +190,7 @@ def test_the_reason_names_what_decided():
     reason, decided = score.explain(score.rank([q4, split], "code"), "code", "24 GB")
     assert decided == "fit" and "q8_0 would be split 40/81 at 4.1 t/s" in reason
     slow = cand("q8_0", 8, 9, "gpu", tps=2.0)
-    reason, decided = score.explain(score.rank([q4, slow], "code", min_tps=2.65), "code", "24 GB",
+    reason, decided = score.explain(score.rank([q4, slow], "code", min_speed=2.65), "code", "24 GB",
                                     2.65)
     assert decided == "speed" and "below the 2.65 t/s minimum" in reason
 

@@ -22,7 +22,7 @@ def answer_json(result, reason: str | None = None, pick=None) -> dict:
     if reason is None:
         reason = (nothing_fits(result.ranked, budget_label(req.budget)) if result.ranked
                   else f"{req.label} has no tag that runs locally (only cloud tags)")
-    return no_answer(base, result.ranked, reason, req.min_tps)
+    return no_answer(base, result.ranked, reason, req.min_speed)
 
 
 def candidate_json(c) -> dict:
@@ -33,7 +33,7 @@ def candidate_json(c) -> dict:
             "download_bytes": c.download_bytes, "estimate": c.estimate.to_json()}
 
 
-def no_answer(base: dict, ranked: list, reason: str, min_tps: float | None) -> dict:
+def no_answer(base: dict, ranked: list, reason: str, min_speed: float | None) -> dict:
     """`"answer": "no"`: the closest candidate and what it lacks — memory (bytes beyond the
     budget) or speed (tokens/s short of the minimum)."""
     from ollama_quantpick.score import to_consider
@@ -43,8 +43,8 @@ def no_answer(base: dict, ranked: list, reason: str, min_tps: float | None) -> d
         closest = to_consider(ranked)
         speed = closest.estimate.speed_cap
         if closest.estimate.placement != "no":
-            lacks = {"memory_bytes": 0, "tokens_per_s": round(min_tps - speed, 2)
-                     if min_tps is not None and speed is not None else None}
+            lacks = {"memory_bytes": 0, "tokens_per_s": round(min_speed - speed, 2)
+                     if min_speed is not None and speed is not None else None}
         else:
             lacks = {"memory_bytes": closest.estimate.short_bytes, "tokens_per_s": None}
     return {**base, "answer": "no", "reason": reason,

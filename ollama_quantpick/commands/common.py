@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING
 
 import click
 
 from ollama_quantpick.errors import InputError
+from ollama_quantpick.settings import KV_CACHE, PREFER, TASKS
 
 if TYPE_CHECKING:  # imported lazily at run time: `--help` must stay fast
     from ollama_quantpick import config as config_mod
     from ollama_quantpick.budget import Budget
 
-PREFER = ("quality", "balanced", "speed")
-KV = ("f16", "q8_0", "q4_0")
-# The task profiles of data/quants.toml, spelled out so `--help` need not parse the data file
-# (a test keeps the two equal).
-TASKS = ("general", "math", "code", "reasoning", "instruct", "chat", "creative")
+KV = KV_CACHE
 # data/quants.toml [speed] min_tok_s (half of reading speed), spelled out for `--help` like TASKS.
 MIN_SPEED = 2.65
 # The longest context any released model offers is 10M tokens (Llama 4 Scout, meta-llama's model
@@ -46,22 +42,6 @@ def ctx_option():
     return click.option("--ctx", type=click.IntRange(min=256, max=CTX_MAX), default=None,
                         help="Context length to plan for (default: Ollama's default for this "
                         "VRAM; smaller ones down to the task's floor are tried).")
-
-
-def env_uint(name: str, default: int, *, minimum: int = 0) -> int:
-    """A whole-number Ollama environment variable. Ollama's envconfig parses these with Go's
-    strconv (ASCII digits only); a value it cannot read is refused here with one line, since
-    planning with a number Ollama would not use gives a wrong answer."""
-    from ollama_quantpick.sizes import parse_uint, shown
-
-    raw = os.environ.get(name)
-    if raw is None or not raw.strip():
-        return default
-    value = parse_uint(raw)
-    if value is None or value < minimum:
-        raise InputError(f"{name}='{shown(raw)}' is not a whole number >= {minimum}; "
-                         f"fix or unset it")
-    return value
 
 
 def task_choice() -> click.Choice:
@@ -135,38 +115,16 @@ def decision_options(f):
 
 
 def resolve_release(cfg: config_mod.Config, host: str | None = None):
-    """The Ollama release to predict: --ollama-version > config ollama.version > the daemon's
-    /api/version > the newest release quantpick knows (`note_release` says so)."""
-    from ollama_quantpick.release import Release, parse_version
+    """The Ollama release to predict (settings.release: --ollama-version > config ollama.version
+    > the daemon's /api/version > the newest release quantpick knows), once per command."""
+    from ollama_quantpick import settings
 
     ctx = click.get_current_context(silent=True)
     meta: dict = ctx.meta if ctx is not None else {}
-    flag = meta.get("ollama_version")
-    host = host or meta.get("ollama_host")
-    if "release" in meta:  # once per command (sync decides several models)
-        return meta["release"]
-    if flag is not None:
-        release = Release(parse_version(flag), "flag")
-    elif cfg.get("ollama.version") is not None:
-        release = Release(parse_version(cfg.get("ollama.version"), "config ollama.version"),
-                          "config")
-    else:
-        from ollama_quantpick.daemon import Daemon, resolve_host
-
-        try:
-            daemon = Daemon(host or resolve_host(None, cfg.get("ollama.host")))
-            answer, note = daemon.version()
-        except Exception as exc:  # noqa: BLE001 - a bad OLLAMA_HOST is reported elsewhere
-            answer, note = None, f"the Ollama host is not usable ({exc})"
-        parsed = None
-        if answer is not None:
-            try:
-                parsed = parse_version(answer)
-            except InputError:
-                note = f"Ollama answered /api/version with '{answer[:40]}', not a release"
-        release = Release(parsed, "daemon") if parsed else Release(source="assumed", note=note)
-    meta["release"] = release
-    return release
+    if "release" not in meta:  # once per command (sync decides several models)
+        meta["release"] = settings.release(cfg, meta.get("ollama_version"),
+                                           host or meta.get("ollama_host"))
+    return meta["release"]
 
 
 def note_release(release) -> None:
@@ -189,15 +147,9 @@ def load_config() -> config_mod.Config:
 
 
 def apply_cache(cfg: config_mod.Config, offline: bool, refresh: bool) -> None:
-    from ollama_quantpick import http, paths
+    from ollama_quantpick import settings
 
-    if offline and refresh:
-        raise InputError("--offline and --refresh contradict each other; use one")
-    paths.library_url(), paths.registry_url()  # a malformed URL is a bad request: say so first
-    http.settings.offline = offline
-    http.settings.refresh = refresh
-    if ttl := cfg.get("defaults.cache_ttl"):
-        http.settings.ttl = ttl
+    settings.apply_cache(cfg, offline, refresh)
 
 
 def prepare(offline: bool, refresh: bool, vram: str | None, ram: str | None, gpu: str | None):
@@ -210,76 +162,31 @@ def prepare(offline: bool, refresh: bool, vram: str | None, ram: str | None, gpu
 
 def resolve_budget(cfg: config_mod.Config, vram: str | None, ram: str | None,
                    gpu: str | None, probe=None) -> Budget:
-    """Flags over the config's [budget] over detection."""
+    """settings.budget: flag > config [budget] > detection."""
     return detect_and_budget(cfg, vram, ram, gpu, probe)[1]
 
 
 def detect_and_budget(cfg: config_mod.Config, vram: str | None, ram: str | None,
                       gpu: str | None, probe=None):
-    """(Hardware, Budget): flags over the config's [budget] over detection. Detection runs even
-    when both sizes are given: the card's bandwidth still sets the speed estimate."""
-    from ollama_quantpick.hardware import detect, make_budget, named_hardware
-    from ollama_quantpick.sizes import parse_size
+    """(Hardware, Budget) by settings.budget."""
+    from ollama_quantpick import settings
 
-    def pick(flag, key):
-        if flag is not None:
-            return parse_size(flag), "flag"
-        if (value := cfg.get(f"budget.{key}")) is not None:
-            return parse_size(value), "config"
-        return None, "detected"
-
-    (vram_b, vram_src), (ram_b, ram_src) = pick(vram, "vram"), pick(ram, "ram")
-    hw = detect(probe)
-    gpu = gpu or cfg.get("budget.gpu") or "auto"
-    budget = make_budget(hw, vram=vram_b, ram=ram_b, gpu=gpu, vram_source=vram_src,
-                         ram_source=ram_src)
-    if gpu not in ("auto", "none"):  # show the hardware planned for, not this machine's
-        hw = named_hardware(gpu, ram_b, hw.ram_available_bytes)
-    return hw, budget
+    return settings.budget(cfg, vram, ram, gpu, probe)
 
 
 def parse_models(models) -> list:
-    """One name or several (`qwen3 llama3.3`): each validated before anything is fetched; the
-    same model named twice counts once."""
-    from ollama_quantpick.tagname import parse_model_ref
+    from ollama_quantpick import settings
 
-    names = [models] if isinstance(models, str) else list(models)
-    if not names:
-        raise InputError("name at least one model, e.g. 'qwen3' or 'qwen3 llama3.3'")
-    refs = list(dict.fromkeys(parse_model_ref(n) for n in names))
-    whole = {(r.namespace, r.model) for r in refs if r.tag is None}
-    # `qwen3 qwen3:32b`: every tag of qwen3 already competes; the explicit one adds nothing
-    return [r for r in refs if r.tag is None or (r.namespace, r.model) not in whole]
+    return settings.parse_models(models)
 
 
-def make_request(model, cfg: config_mod.Config, budget: Budget, *, task=None, ctx=None,
-                 kv_cache=None, prefer=None, min_speed=None, size=None, entry: dict | None = None):
-    """`model`: a name or a list of names (several models compete in one decision)."""
-    from ollama_quantpick.planner import Request
-    from ollama_quantpick.quants import data
+def make_request(model, cfg: config_mod.Config, budget: Budget, *, entry: dict | None = None,
+                 **flags):
+    """settings.request with this command's flags (None: not given) and the release to
+    predict. `model`: a name or a list of names (several models compete in one decision)."""
+    from ollama_quantpick import settings
 
-    entry = entry or {}
-    d = cfg.get
-    ref, *others = parse_models(model)
-    env_kv = os.environ.get("OLLAMA_KV_CACHE_TYPE")
-    if env_kv and env_kv not in KV:
-        env_kv = None
-    parallel = env_uint("OLLAMA_NUM_PARALLEL", 0)  # 0 or unset: the release's default
-    release = resolve_release(cfg)
-    env = {k: v for k, v in os.environ.items() if k.startswith(("OLLAMA_", "LLAMA_ARG_"))}
-    return Request(
-        release=release, env=env, ref=ref, budget=budget,
-        task=task or entry.get("task") or d("defaults.task") or "general",
-        ctx=ctx or entry.get("ctx") or d("defaults.ctx"),
-        kv_cache=kv_cache or d("defaults.kv_cache") or env_kv or "f16",
-        prefer=prefer or entry.get("prefer") or d("defaults.prefer") or "balanced",
-        min_tps=min_speed if min_speed is not None else (
-            d("defaults.min_tokens_per_s") if d("defaults.min_tokens_per_s") is not None
-            else data()["speed"]["min_tok_s"]),
-        size=size or entry.get("size"),
-        parallel=parallel or None,
-        others=tuple(others),
-    )
+    return settings.request(model, budget, cfg, flags, entry, release=resolve_release(cfg))
 
 
 def per_s(tps: float) -> str:

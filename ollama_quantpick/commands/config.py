@@ -7,10 +7,6 @@ import click
 from ollama_quantpick.commands import common
 from ollama_quantpick.errors import InputError
 
-DEFAULTS = {"defaults.task": "general", "defaults.prefer": "balanced", "defaults.kv_cache": "f16",
-            "defaults.ctx": None, "defaults.min_tokens_per_s": 5.3, "defaults.cache_ttl": 86400,
-            "budget.vram": None, "budget.ram": None, "budget.gpu": "auto", "ollama.host": None}
-
 
 @click.group("config")
 def command():
@@ -36,23 +32,14 @@ def path_cmd():
 @command.command("show")
 @click.option("--json", "as_json", is_flag=True, help="Print the effective settings as JSON.")
 def show_cmd(as_json):
-    """Print the effective settings and where each one came from."""
-    import os
-
+    """Print the effective settings and where each one came from (flag > environment > config >
+    detected or default; no flags here)."""
     from ollama_quantpick import config as cfgmod
+    from ollama_quantpick import settings
 
     cfg = cfgmod.load()
-    effective = {}
-    for key, default in DEFAULTS.items():
-        value = cfg.get(key)
-        source = "config" if value is not None else "default"
-        if key == "defaults.kv_cache" and value is None and os.environ.get("OLLAMA_KV_CACHE_TYPE"):
-            value, source = os.environ["OLLAMA_KV_CACHE_TYPE"], "env OLLAMA_KV_CACHE_TYPE"
-        if key == "ollama.host" and os.environ.get("OLLAMA_HOST"):
-            value, source = os.environ["OLLAMA_HOST"], "env OLLAMA_HOST"
-        if value is None:
-            value, source = default, "default" if default is not None else "detected"
-        effective[key] = {"value": value, "source": source}
+    effective = {key: {"value": r.value, "source": r.source}
+                 for key, r in settings.effective(cfg).items()}
     if as_json:
         common.echo_json({"path": str(cfg.path), "exists": cfg.exists, "settings": effective,
                           "models": cfg.models})

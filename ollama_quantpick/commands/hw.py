@@ -21,15 +21,17 @@ def command(vram, ram, gpu, as_json):
       quantpick hw --vram 16GB --json
       CUDA_VISIBLE_DEVICES=0 quantpick hw
     """
+    from ollama_quantpick import settings
+
     cfg = common.load_config()
-    hw, budget = common.detect_and_budget(cfg, vram, ram, gpu)
+    hw, budget = settings.budget(cfg, vram, ram, gpu)
     release = common.resolve_release(cfg)
     state = ollama_state(cfg, release)
     if as_json:
         common.echo_json({
             "gpus": [{"vendor": g.vendor, "name": g.name, "vram_bytes": g.vram_bytes,
                       "free_bytes": g.free_bytes, "bandwidth_gbps": g.bandwidth_gbps,
-                      "library": g.library, "index": g.index} for g in hw.gpus],
+                      "backend": g.backend, "index": g.index} for g in hw.gpus],
             "ram_bytes": hw.ram_bytes, "ram_available_bytes": hw.ram_available_bytes,
             "budget": budget.to_json(), "notes": hw.notes,
             "ollama": {**release.to_json(), "note": release.note, **state}})
@@ -41,7 +43,7 @@ def command(vram, ram, gpu, as_json):
     for g in hw.gpus:
         bw = f"{g.bandwidth_gbps:g} GB/s" if g.bandwidth_gbps else "bandwidth unknown"
         click.echo(f"GPU {g.index}: {g.vendor} {g.name} — {format_bytes(g.vram_bytes)} total, "
-                   f"{format_bytes(g.free_bytes)} free, {bw} ({g.library})")
+                   f"{format_bytes(g.free_bytes)} free, {bw} ({g.backend})")
     click.echo(f"RAM: {format_bytes(hw.ram_bytes)} total, "
                f"{format_bytes(hw.ram_available_bytes)} available")
     if budget.gpu_free:

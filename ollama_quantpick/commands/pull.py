@@ -7,10 +7,8 @@ import sys
 import click
 
 from ollama_quantpick.commands import common
-from ollama_quantpick.errors import NothingFits, QuantpickError
+from ollama_quantpick.errors import NothingFits
 from ollama_quantpick.sizes import format_bytes
-
-CONFIRM_ABOVE = 1_000_000_000  # ask before downloads above 1 GB on a terminal
 
 
 def interactive() -> bool:
@@ -26,27 +24,20 @@ def installed_note(name: str, outcome: str) -> str:
     return f"{name} is already installed as {have} (the same download); nothing to pull"
 
 
-def install(daemon, artifact, *, yes: bool, quiet: bool, force_prompt: bool = True,
-            title: str | None = None) -> str:
-    """Pull `artifact` unless Ollama already has the same digest; returns what was done.
-    `title` heads the progress (sync names each model there)."""
-    from ollama_quantpick import daemon as daemon_mod
+def install(daemon, artifact, *, yes: bool, quiet: bool, title: str | None = None) -> str:
+    """install.pull with this terminal's progress display and, above 1 GB on a terminal
+    without --yes, a confirmation; `title` heads the progress (sync names each model there)."""
+    from ollama_quantpick import install as install_mod
     from ollama_quantpick.progress import Progress
 
-    digest = artifact.manifest.digest if artifact.manifest else None
-    have = daemon.find(artifact.tags and [f"{artifact.name.split(':')[0]}:{t}"
-                                          for t in artifact.tags], digest)
-    if have:
-        return f"already installed as {have}"
-    size = artifact.download_bytes
-    if force_prompt and not yes and interactive() and size > CONFIRM_ABOVE:
-        click.confirm(f"download {format_bytes(size)} for {artifact.name}?", abort=True)
-    if daemon_mod.is_local(daemon.host):
-        daemon_mod.check_disk(size)
+    def confirm(size: int) -> None:
+        if not yes and interactive():
+            click.confirm(f"download {format_bytes(size)} for {artifact.name}?", abort=True)
+
     progress = Progress(quiet=quiet, title=title)
-    daemon.pull(artifact.name, progress)
+    outcome = install_mod.pull(daemon, artifact, on_progress=progress, confirm=confirm)
     progress.finish()
-    return "pulled"
+    return outcome
 
 
 @click.command("pull")
@@ -76,11 +67,12 @@ def command(models, task, ctx, kv_cache, prefer, min_speed, size, vram, ram, gpu
       quantpick pull qwen3:14b --yes
     """
     quiet = quiet or common.global_quiet()
+    from ollama_quantpick import settings
     from ollama_quantpick.daemon import Daemon, is_local, resolve_host
 
     cfg = common.load_config()
     common.apply_cache(cfg, offline, refresh)
-    daemon = Daemon(resolve_host(host, cfg.get("ollama.host")))
+    daemon = Daemon(resolve_host(settings.host(cfg, host)))
     click.get_current_context().meta["ollama_host"] = daemon.host  # its release is predicted
     if not dry_run:
         daemon.installed()  # fail fast, before any scraping, when Ollama is not running
@@ -142,4 +134,3 @@ def _pull_fields(artifact, host: str, dry_run: bool, action: str) -> dict:
             "dry_run": dry_run, "action": action}
 
 
-__all__ = ["command", "install", "QuantpickError"]

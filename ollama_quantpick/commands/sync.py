@@ -34,8 +34,10 @@ def command(config_path, dry_run, host, vram, ram, gpu, offline, refresh, yes, q
     """
     quiet = quiet or common.global_quiet()
     from ollama_quantpick import config as cfgmod
-    from ollama_quantpick.commands.pull import CONFIRM_ABOVE, install, interactive
+    from ollama_quantpick import install, settings
+    from ollama_quantpick.commands.pull import interactive
     from ollama_quantpick.daemon import Daemon, resolve_host
+    from ollama_quantpick.progress import Progress
     from ollama_quantpick.sizes import format_bytes
 
     cfg = cfgmod.load(config_path) if config_path else common.load_config()
@@ -47,68 +49,44 @@ def command(config_path, dry_run, host, vram, ram, gpu, offline, refresh, yes, q
                              "'quantpick config init')")
     common.apply_cache(cfg, offline, refresh)
     budget = common.resolve_budget(cfg, vram, ram, gpu)
-    daemon = Daemon(resolve_host(host, cfg.get("ollama.host")))
+    daemon = Daemon(resolve_host(settings.host(cfg, host)))
     click.get_current_context().meta["ollama_host"] = daemon.host  # its release is predicted
-    rows = []
-    for entry in cfg.models:
-        names = entry["name"] if isinstance(entry["name"], list) else [entry["name"]]
-        row = {"model": ", ".join(names), "task": entry.get("task") or cfg.get("defaults.task")
-               or "general", "tag": None, "download_bytes": None, "installed": None,
-               "action": None, "reason": None, "error": None}
-        try:
-            # several names: the candidates of one slot compete; the winner is pulled
-            result, pick, reason = common.choose(names, cfg, budget, entry=entry)
-            if pick is None:
-                raise QuantpickError(config_hint(reason))
-            artifact = result.artifact(pick.name)
-            row.update(tag=artifact.name, download_bytes=artifact.download_bytes, _artifact=artifact,
-                       reason=reason)
-            try:
-                digest = artifact.manifest.digest if artifact.manifest else None
-                row["installed"] = daemon.find([artifact.name], digest) is not None
-            except QuantpickError:
-                if not dry_run:
-                    raise
-            row["action"] = "keep" if row["installed"] else "pull"
-        except QuantpickError as exc:
-            row.update(action="failed", error=config_hint(str(exc)))
-        rows.append(row)
+    items = install.plan_sync(cfg, budget, daemon, dry_run=dry_run,
+                              release=common.resolve_release(cfg))
+    for item in items:
+        for warning in item.warnings:
+            common.note(f"{item.model}: {warning}")
     if not as_json:
-        _print_table(rows, ["MODEL", "TASK", "CHOSEN TAG", "SIZE", "INSTALLED", "ACTION"],
-                     lambda r: [r["model"], r["task"], r["tag"] or "-", _size(r),
-                                {True: "yes", False: "no", None: "?"}[r["installed"]],
-                                r["action"]])
-    todo = [r for r in rows if r["action"] == "pull"]
-    total = sum(r["download_bytes"] for r in todo)
-    if not dry_run and todo and not yes and interactive() and total > CONFIRM_ABOVE:
+        _print_table(items, ["MODEL", "TASK", "CHOSEN TAG", "SIZE", "INSTALLED", "ACTION"],
+                     lambda i: [i.model, i.task, i.tag or "-", _size(i),
+                                {True: "yes", False: "no", None: "?"}[i.installed], i.action])
+    todo = [i for i in items if i.action == "pull"]
+    total = sum(i.download_bytes or 0 for i in todo)
+    if not dry_run and todo and not yes and interactive() and total > install.CONFIRM_ABOVE:
         click.confirm(f"download {format_bytes(total)} for {len(todo)} model(s)?", abort=True)
     if not dry_run:
-        for row in todo:
-            try:
-                named = row["tag"] if row["model"] == row["tag"] else f"{row['model']}: {row['tag']}"
-                title = f"{named} ({_size(row)})"
-                install(daemon, row["_artifact"], yes=True, quiet=quiet or as_json, title=title)
-                row["action"] = "pulled"
-            except QuantpickError as exc:
-                row.update(action="failed", error=str(exc))
-    failed = [r for r in rows if r["action"] == "failed"]
-    done = sum(r["action"] == "pulled" for r in rows)
-    kept = sum(r["action"] == "keep" for r in rows)
+        def progress(item):
+            named = item.tag if item.model == item.tag else f"{item.model}: {item.tag}"
+            return Progress(quiet=quiet or as_json, title=f"{named} ({_size(item)})")
+        install.run_sync(items, daemon, progress)
+    failed = [i for i in items if i.action == "failed"]
+    done = sum(i.action == "pulled" for i in items)
+    kept = sum(i.action == "keep" for i in items)
     if as_json:
         common.echo_json({
             "config": str(cfg.path), "dry_run": dry_run, "host": daemon.host,
-            "rows": [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows],
+            "rows": [i.to_json() for i in items],
             "summary": {"would_pull": len(todo) if dry_run else 0, "pulled": done, "kept": kept,
                         "failed": len(failed),
                         "download_bytes": total if dry_run else sum(
-                            r["download_bytes"] for r in rows if r["action"] == "pulled")}})
+                            i.download_bytes or 0 for i in items if i.action == "pulled")}})
     else:
-        for r in failed:
-            click.echo(f"failed: {r['model']}: {r['error']}", err=True)
+        for i in failed:
+            click.echo(f"failed: {i.model}: {i.error}", err=True)
         if not dry_run and done:
             click.echo("")
-            _print_table(rows, ["MODEL", "TAG", "ACTION", "SIZE"],
-                         lambda r: [r["model"], r["tag"] or "-", r["action"], _size(r)])
+            _print_table(items, ["MODEL", "TAG", "ACTION", "SIZE"],
+                         lambda i: [i.model, i.tag or "-", i.action, _size(i)])
         verb = "would pull" if dry_run else "pulled"
         click.echo(f"{verb} {len(todo) if dry_run else done}, already installed {kept}, "
                    f"failed {len(failed)}")
@@ -116,24 +94,13 @@ def command(config_path, dry_run, host, vram, ram, gpu, offline, refresh, yes, q
         raise SystemExit(1)
 
 
-def config_hint(message: str) -> str:
-    """The decision's hints name pick's flags; sync reads the config, so name its keys."""
-    for flag, key in (("lower --min-speed", "lower defaults.min_tokens_per_s in the config"),
-                      ("--min-speed", "defaults.min_tokens_per_s"), ("--ctx", "the entry's ctx"),
-                      ("--size", "the entry's size"), ("--vram/--ram", "[budget] vram/ram"),
-                      ("--vram", "[budget] vram"), ("--ram", "[budget] ram"),
-                      ("--task", "the entry's task"), ("--prefer", "the entry's prefer")):
-        message = message.replace(flag, key)
-    return message
-
-
-def _size(row: dict) -> str:
+def _size(item) -> str:
     from ollama_quantpick.sizes import format_bytes
 
-    return format_bytes(row["download_bytes"]) if row["download_bytes"] else "-"
+    return format_bytes(item.download_bytes) if item.download_bytes else "-"
 
 
-def _print_table(rows: list[dict], header: list[str], cells) -> None:
+def _print_table(rows: list, header: list[str], cells) -> None:
     from ollama_quantpick.table import Column, render, terminal_width
 
     columns = [Column(str(i), h, 0, shrink=(i == 0)) for i, h in enumerate(header)]

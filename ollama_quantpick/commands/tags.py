@@ -73,7 +73,7 @@ def request_json(req, result) -> dict:
     return {"model": req.ref.display, "models": [r.display for r in req.refs], "task": req.task,
             "ctx": result.ctx,
             "ctx_default": result.ctx_default, "ctx_asked": req.ctx, "kv_cache": req.kv_cache,
-            "prefer": req.prefer, "min_tokens_per_s": req.min_tps, "size": req.size}
+            "prefer": req.prefer, "min_speed": req.min_speed, "size": req.size}
 
 
 def ollama_json(req, result) -> dict:

@@ -58,7 +58,7 @@ def estimate(model: Model, quant: Quant, budget: Budget, *, release: rel.Release
 
 def _differs(est: Estimate, budget: Budget, release: rel.Release) -> str | None:
     """One line when the release's decision and the real need disagree enough to matter."""
-    if est.estimator == "fit" or not budget.gpu_free or budget.library == "cpu":
+    if est.estimator == "fit" or not budget.gpu_free or budget.backend == "cpu":
         return None
     # One GPU holds it whole with llama.cpp's margin; or, split by layers, all of them together.
     room = max(max(budget.gpu_free) - fit.FIT_TARGET,

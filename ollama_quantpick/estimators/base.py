@@ -117,7 +117,7 @@ class Estimate:
 
 def device_names(budget, count: int) -> list[str]:
     """CUDA0, ROCm0, MTL0 … as llama.cpp and Ollama's logs name the devices."""
-    prefix = {"cuda": "CUDA", "rocm": "ROCm", "metal": "MTL"}.get(budget.library, "GPU")
+    prefix = {"cuda": "CUDA", "rocm": "ROCm", "metal": "MTL"}.get(budget.backend, "GPU")
     return [f"{prefix}{i}" for i in range(count)]
 
 

@@ -49,9 +49,9 @@ def predicted(model: Model, ctx: int, parallel: int) -> int:
     return model.model_bytes + 2 * a.block_count * hkv * head * ctx * parallel * 2
 
 
-def auto_batch(eff_ctx: int, pred: int, available: int, library: str, flash: bool) -> int:
+def auto_batch(eff_ctx: int, pred: int, available: int, backend: str, flash: bool) -> int:
     """The num_batch (= n_ubatch) Ollama passes when the user set none."""
-    if library == "cuda" and not flash:
+    if backend == "cuda" and not flash:
         return 512
     batch = 512
     if eff_ctx > 4096 and pred <= 0.75 * available:
@@ -68,7 +68,7 @@ def projector_on_gpu(run: Run, budget: Budget, proj: int, free: int) -> bool:
     v0.30.11+: on the CPU only when projector + 1 GiB exceeds the GPU's free memory."""
     if run.version >= (0, 30, 11):
         return proj + GiB <= free
-    return free > 10 * GiB or (budget.library == "metal" and run.version >= (0, 30, 4))
+    return free > 10 * GiB or (budget.backend == "metal" and run.version >= (0, 30, 4))
 
 
 def estimate(model: Model, quant: Quant, budget: Budget, run: Run, *,
@@ -84,7 +84,7 @@ def estimate(model: Model, quant: Quant, budget: Budget, run: Run, *,
     if a.key_length_mla or any(recurrent_layers(a)):
         notes.append("the MLA or recurrent cache of this architecture follows llama.cpp's code "
                      "and is not checked against a llama-server log")
-    gpus = budget.gpu_free if budget.library != "cpu" else []
+    gpus = budget.gpu_free if budget.backend != "cpu" else []
     pred = predicted(model, ctx, np_)
     # Ollama's preflight: one GPU when the prediction fits 80 % of one, else all of them.
     order = list(range(len(gpus)))
@@ -92,7 +92,7 @@ def estimate(model: Model, quant: Quant, budget: Budget, run: Run, *,
     if len(gpus) > 1 and pred <= PREFLIGHT_SHARE * gpus[best]:
         order = [best]
     free = [gpus[g] for g in order]
-    batch = run.batch or auto_batch(ctx * np_, pred, max(free, default=0), budget.library,
+    batch = run.batch or auto_batch(ctx * np_, pred, max(free, default=0), budget.backend,
                                     run.flash)
     ubatch = min(batch, ctx * np_)
     n_ctx_seq = pad(pad(ctx * np_) // np_)
@@ -101,7 +101,7 @@ def estimate(model: Model, quant: Quant, budget: Budget, run: Run, *,
     swa_cells = kv_cells(a, ctx, np_, ubatch)[swa.index(True)] // np_ if any(swa) else 0
     n_out = ubatch if run.version < (0, 30, 1) else np_  # de6f727aa: np outputs from b9460
     compute = compute_bytes(a, n_ctx_seq, ubatch, n_out, run.flash, swa_cells)
-    if run.kv_cache != "f16" and run.flash and budget.library == "cuda" and \
+    if run.kv_cache != "f16" and run.flash and budget.backend == "cuda" and \
             run.version >= (0, 30, 4):
         # f8f0a47a5: CUDA FA reserves F16 copies of a quantized K and V for the largest layer
         width = max((a.head_count_kv[i] * (a.key_length + a.value_length)

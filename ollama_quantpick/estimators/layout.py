@@ -70,8 +70,8 @@ def estimate(model: Model, quant: Quant, budget: Budget, run: Run) -> Estimate:
     out = a.output_bytes + model.projector_bytes  # vision tensors travel with the output layer
     # Measured graph: outputs are reserved for np tokens only, so logits stay small.
     graph = compute_bytes(a, ctx, batch, np_, run.flash)
-    minimum = MINIMUM_MEMORY.get(budget.library, MINIMUM_MEMORY["cuda"])
-    gpus = budget.gpu_free if budget.library != "cpu" else []
+    minimum = MINIMUM_MEMORY.get(budget.backend, MINIMUM_MEMORY["cuda"])
+    gpus = budget.gpu_free if budget.backend != "cpu" else []
     order = sorted(range(len(gpus)), key=lambda g: -gpus[g])
     caps_all = [gpus[g] - minimum - graph for g in order]
     # Pack onto the fewest GPUs that hold everything; else use them all.

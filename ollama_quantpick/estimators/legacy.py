@@ -16,7 +16,7 @@ from ollama_quantpick.quants import Quant, data
 from ollama_quantpick.speed import bytes_per_token, tokens_per_s
 
 # CUDA's per-GPU minimum memory in Ollama: 457 MiB (`minimum_memory=479199232`, ollama/ollama#10588).
-# Used for ROCm and Metal too (ASSUMPTION: same order of magnitude; Ollama keeps a per-library value).
+# Used for ROCm and Metal too (ASSUMPTION: same order of magnitude; Ollama keeps one per GPU backend).
 GPU_MINIMUM = 479199232
 NUM_BATCH = 512  # Ollama's default num_batch (api/types.go DefaultOptions)
 # mllama cross-attention layers cache 1601 vision tokens × 4 tiles in f32 (GraphSize "mllama").
@@ -174,7 +174,7 @@ def estimate(model: Model, quant: Quant, budget: Budget, run: Run) -> Estimate:
     kv = kv_per_layer(arch, ctx, kv_type, parallel)
     kv_total = sum(kv)
     partial, full = graph_size(arch, ctx, kv_total, parallel)
-    if budget.library == "metal":
+    if budget.backend == "metal":
         partial = full  # on metal there is no partial-offload graph overhead
     elif len(budget.gpu_free) > 1:
         full = partial  # several GPUs always use the partial graph figure
@@ -185,7 +185,7 @@ def estimate(model: Model, quant: Quant, budget: Budget, run: Run) -> Estimate:
     n_layers = arch.block_count + 1
     weights = model_bytes + projector_bytes
     gpu_layers, allocations, fully, counts, n_room = (0, [], False, [], 0)
-    if budget.gpu_free and budget.library != "cpu":
+    if budget.gpu_free and budget.backend != "cpu":
         gpu_layers, allocations, fully, counts, n_room = _deal_layers(
             budget.gpu_free, layer_sizes, arch.output_bytes, projector_bytes, partial, full,
             GPU_MINIMUM)

@@ -1,0 +1,258 @@
+"""Every setting quantpick uses, resolved by one rule, in one place:
+
+    flag  >  environment variable  >  config file  >  detected or built-in default
+
+A `[[models]]` entry of the config (for `sync`) is config too, more specific than `[defaults]`:
+flag > environment > the entry > `[defaults]` > default. Not every setting has every level; the
+table `SPECS` says which flag, environment variable and config key each one has. An environment
+value that is not one the setting accepts is ignored, as Ollama ignores it.
+
+No Click here: the commands pass what the user typed (None when a flag was not given).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ollama_quantpick.errors import InputError
+
+if TYPE_CHECKING:  # imported lazily at run time: `--help` must stay fast
+    from ollama_quantpick.budget import Budget
+    from ollama_quantpick.config import Config
+    from ollama_quantpick.hardware import Hardware, Probe
+    from ollama_quantpick.planner import Request
+    from ollama_quantpick.release import Release
+    from ollama_quantpick.tagname import ModelRef
+
+PREFER = ("quality", "balanced", "speed")
+KV_CACHE = ("f16", "q8_0", "q4_0")
+GPU = ("auto", "none")
+# The task profiles of data/quants.toml, spelled out so `--help` need not parse the data file
+# (a test keeps the two equal).
+TASKS = ("general", "math", "code", "reasoning", "instruct", "chat", "creative")
+DEFAULT_CACHE_TTL = 24 * 3600
+
+
+def _min_speed() -> float:
+    from ollama_quantpick.quants import data
+
+    return data()["speed"]["min_tok_s"]
+
+
+def _default_host() -> str:
+    from ollama_quantpick.daemon import DEFAULT_HOST
+
+    return DEFAULT_HOST
+
+
+def _kv_env(text: str) -> str | None:
+    return text if text in KV_CACHE else None
+
+
+def _uint_env(name: str) -> Callable[[str], int | None]:
+    """A whole-number Ollama variable. Ollama's envconfig parses these with Go's strconv (ASCII
+    digits only); a value it cannot read is refused with one line (exit 2), since planning with a
+    number Ollama would not use gives a wrong answer. 0 means "Ollama's default"."""
+    def parse(text: str) -> int | None:
+        from ollama_quantpick.sizes import parse_uint, shown
+
+        value = parse_uint(text)
+        if value is None:
+            raise InputError(f"{name}='{shown(text)}' is not a whole number >= 0; fix or unset it")
+        return value or None
+    return parse
+
+
+def _text_env(text: str) -> str | None:
+    return text.strip() or None
+
+
+@dataclass(frozen=True)
+class Spec:
+    """Where one setting may come from. `default` may be a callable (computed on use); None
+    means "detected" (or Ollama's own default, as for the context)."""
+
+    flag: str | None = None
+    env: str | None = None
+    key: str | None = None  # config key, dotted
+    entry: str | None = None  # key of a [[models]] entry
+    default: Any = None
+    parse_env: Callable[[str], Any] | None = None
+
+
+SPECS: dict[str, Spec] = {
+    "task": Spec("--task", key="defaults.task", entry="task", default="general"),
+    "ctx": Spec("--ctx", key="defaults.ctx", entry="ctx"),
+    "kv_cache": Spec("--kv-cache", "OLLAMA_KV_CACHE_TYPE", "defaults.kv_cache", default="f16",
+                     parse_env=_kv_env),
+    "prefer": Spec("--prefer", key="defaults.prefer", entry="prefer", default="balanced"),
+    "min_speed": Spec("--min-speed", key="defaults.min_speed", default=_min_speed),
+    "size": Spec("--size", entry="size"),
+    # None: the default of the Ollama release being predicted (release.py)
+    "parallel": Spec(env="OLLAMA_NUM_PARALLEL", parse_env=_uint_env("OLLAMA_NUM_PARALLEL")),
+    "cache_ttl": Spec(key="defaults.cache_ttl", default=DEFAULT_CACHE_TTL),
+    "vram": Spec("--vram", key="budget.vram"),
+    "ram": Spec("--ram", key="budget.ram"),
+    "gpu": Spec("--gpu", key="budget.gpu", default="auto"),
+    "host": Spec("--host", "OLLAMA_HOST", "ollama.host", default=_default_host,
+                 parse_env=_text_env),
+    # None: ask the running Ollama (`release`), else assume the newest release quantpick knows
+    "ollama_version": Spec("--ollama-version", key="ollama.version"),
+}
+
+
+@dataclass(frozen=True)
+class Resolved:
+    value: Any
+    source: str  # flag | env NAME | config | default | detected
+
+
+def resolve(name: str, flag: Any = None, cfg: Config | None = None,
+            env: Mapping[str, str] | None = None, entry: Mapping[str, Any] | None = None
+            ) -> Resolved:
+    """The value of setting `name` and where it came from, by the one rule."""
+    spec = SPECS[name]
+    env = os.environ if env is None else env
+    if flag is not None:
+        return Resolved(flag, "flag")
+    if spec.env and (raw := env.get(spec.env)) and raw.strip():
+        value = spec.parse_env(raw) if spec.parse_env else raw
+        if value is not None:
+            return Resolved(value, f"env {spec.env}")
+    if spec.entry and entry and entry.get(spec.entry) is not None:
+        return Resolved(entry[spec.entry], "config")
+    if spec.key and cfg is not None and (value := cfg.get(spec.key)) is not None:
+        return Resolved(value, "config")
+    default = spec.default() if callable(spec.default) else spec.default
+    return Resolved(default, "default" if default is not None else "detected")
+
+
+@dataclass
+class Settings:
+    """The resolved settings of one decision; `sources` says where each came from."""
+
+    task: str
+    ctx: int | None
+    kv_cache: str
+    prefer: str
+    min_speed: float
+    size: str | None
+    parallel: int | None
+    sources: dict[str, str] = field(default_factory=dict)
+
+
+DECISION = ("task", "ctx", "kv_cache", "prefer", "min_speed", "size", "parallel")
+
+
+def decision(cfg: Config | None, flags: Mapping[str, Any] | None = None,
+             entry: Mapping[str, Any] | None = None,
+             env: Mapping[str, str] | None = None) -> Settings:
+    """The settings a decision uses: `flags` maps setting names to what the user typed."""
+    flags = flags or {}
+    got = {name: resolve(name, flags.get(name), cfg, env, entry) for name in DECISION}
+    return Settings(**{n: r.value for n, r in got.items()},
+                    sources={n: r.source for n, r in got.items()})
+
+
+def parse_models(models: str | Sequence[str]) -> list[ModelRef]:
+    """One name or several (`qwen3 llama3.3`): each validated before anything is fetched; the
+    same model named twice counts once."""
+    from ollama_quantpick.tagname import parse_model_ref
+
+    names = [models] if isinstance(models, str) else list(models)
+    if not names:
+        raise InputError("name at least one model, e.g. 'qwen3' or 'qwen3 llama3.3'")
+    refs = list(dict.fromkeys(parse_model_ref(n) for n in names))
+    whole = {(r.namespace, r.model) for r in refs if r.tag is None}
+    # `qwen3 qwen3:32b`: every tag of qwen3 already competes; the explicit one adds nothing
+    return [r for r in refs if r.tag is None or (r.namespace, r.model) not in whole]
+
+
+def request(model: str | Sequence[str], budget: Budget, cfg: Config | None = None,
+            flags: Mapping[str, Any] | None = None, entry: Mapping[str, Any] | None = None,
+            env: Mapping[str, str] | None = None, release: Release | None = None) -> Request:
+    """A planner Request for MODEL on `budget` with every setting resolved (`release`: the Ollama
+    release to predict, from `release()`; None: the newest one known)."""
+    from ollama_quantpick.planner import Request
+    from ollama_quantpick.release import Release
+
+    ref, *others = parse_models(model)
+    s = decision(cfg, flags, entry, env)
+    environ = os.environ if env is None else env
+    server_env = {k: v for k, v in environ.items() if k.startswith(("OLLAMA_", "LLAMA_ARG_"))}
+    return Request(ref=ref, budget=budget, task=s.task, ctx=s.ctx, kv_cache=s.kv_cache,
+                   prefer=s.prefer, min_speed=s.min_speed, size=s.size, parallel=s.parallel,
+                   release=release or Release(), env=server_env, others=tuple(others))
+
+
+def budget(cfg: Config | None, vram: str | None = None, ram: str | None = None,
+           gpu: str | None = None, probe: Probe | None = None,
+           env: Mapping[str, str] | None = None) -> tuple[Hardware, Budget]:
+    """(Hardware, Budget) by the rule. Detection runs even when both sizes are given: the card's
+    bandwidth still sets the speed estimate."""
+    from ollama_quantpick.hardware import detect, make_budget, named_hardware
+    from ollama_quantpick.sizes import parse_size
+
+    sizes = {}
+    for name, flag in (("vram", vram), ("ram", ram)):
+        r = resolve(name, flag, cfg, env)
+        sizes[name] = (None if r.value is None else parse_size(r.value), r.source)
+    hw = detect(probe)
+    gpu_value = resolve("gpu", gpu, cfg, env).value
+    planned = make_budget(hw, vram=sizes["vram"][0], ram=sizes["ram"][0], gpu=gpu_value,
+                          vram_source=sizes["vram"][1], ram_source=sizes["ram"][1])
+    if gpu_value not in ("auto", "none"):  # show the hardware planned for, not this machine's
+        hw = named_hardware(gpu_value, sizes["ram"][0], hw.ram_available_bytes)
+    return hw, planned
+
+
+def host(cfg: Config | None, flag: str | None = None,
+         env: Mapping[str, str] | None = None) -> str:
+    """The Ollama to talk to (not yet normalised: daemon.resolve_host does that)."""
+    return resolve("host", flag, cfg, env).value
+
+
+def release(cfg: Config | None, flag: str | None = None, host: str | None = None,
+            env: Mapping[str, str] | None = None) -> Release:
+    """The Ollama release to predict: --ollama-version > config ollama.version > the running
+    Ollama's /api/version (detected) > the newest release quantpick knows (`note` says why)."""
+    from ollama_quantpick.release import Release, parse_version
+
+    r = resolve("ollama_version", flag, cfg, env)
+    if r.source == "flag":
+        return Release(parse_version(r.value), "flag")
+    if r.source == "config":
+        return Release(parse_version(r.value, "config ollama.version"), "config")
+    from ollama_quantpick.daemon import Daemon, resolve_host
+
+    try:
+        answer, note = Daemon(host or resolve_host(resolve("host", None, cfg, env).value)).version()
+    except Exception as exc:  # noqa: BLE001 - a bad OLLAMA_HOST is reported elsewhere
+        answer, note = None, f"the Ollama host is not usable ({exc})"
+    parsed = None
+    if answer is not None:
+        try:
+            parsed = parse_version(answer)
+        except InputError:
+            note = f"Ollama answered /api/version with '{answer[:40]}', not a release"
+    return Release(parsed, "daemon") if parsed else Release(source="assumed", note=note)
+
+
+def apply_cache(cfg: Config | None, offline: bool = False, refresh: bool = False) -> None:
+    """Set this process's cache mode (flags) and lifetime (config, else a day)."""
+    from ollama_quantpick import http, paths
+
+    if offline and refresh:
+        raise InputError("--offline and --refresh contradict each other; use one")
+    paths.library_url(), paths.registry_url()  # a malformed URL is a bad request: say so first
+    http.settings.offline = offline
+    http.settings.refresh = refresh
+    http.settings.ttl = resolve("cache_ttl", None, cfg).value
+
+
+def effective(cfg: Config, env: Mapping[str, str] | None = None) -> dict[str, Resolved]:
+    """Every setting that has a config key, resolved without flags: what `config show` prints."""
+    return {spec.key: resolve(name, None, cfg, env) for name, spec in SPECS.items() if spec.key}
