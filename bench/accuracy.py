@@ -1,12 +1,19 @@
-"""How close quantpick's memory estimate is to Ollama's, measured offline.
+"""How close quantpick's memory estimates are to what Ollama and llama.cpp logged, per release era.
 
-Two tables:
+Era `legacy` (Ollama ≤ v0.12.10, and llama-engine models to v0.24), two tables:
 1. Against figures Ollama itself printed (server logs, `ollama ps`) in public issue threads,
    quoted in ../shared/research/ollama-estimate.md.
 2. Against Ollama's formula written out in closed form, independently of quantpick's code
    (fs/ggml/ggml.go GraphSize + llm/memory.go, one GPU with room to spare, full offload):
    weights + KV + full-offload graph + CUDA minimum + one buffer layer, for nine real
    architectures at 2K/8K/32K/128K context (capped at the model's own).
+
+Era `layout` (v0.11.11–v0.24, Ollama engine): no public log gives model, context and batch
+together with its `msg="compute graph"` line, so there is no case to hold it against (said below).
+
+Era `fit` (v0.30+, llama-server): KV and compute buffer sizes against `KV buffer size` /
+`compute buffer size` lines in public logs (docs/memory.md lists them), and llama-server's margin.
+Weights are sums of the tensor table, exact by construction, so they are not a test.
 
 GGUF headers are generated with the `gguf` package from the models' real shapes
 (tests/world.py), so this needs `pip install -e .[test]`. Run: python bench/accuracy.py
@@ -21,7 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 import world  # noqa: E402
 from ollama_quantpick import estimate as est  # noqa: E402
-from ollama_quantpick.budget import Budget, GiB  # noqa: E402
+from ollama_quantpick import estimators  # noqa: E402
+from ollama_quantpick.budget import Budget, GiB, MiB  # noqa: E402
+from ollama_quantpick.estimators import base, fit  # noqa: E402
 from ollama_quantpick.gguf import parse_header  # noqa: E402
 from ollama_quantpick.quants import lookup  # noqa: E402
 
@@ -104,7 +113,62 @@ def published() -> list[tuple[str, float, float]]:
     return rows
 
 
+def fit_logged() -> list[tuple[str, float, float]]:
+    """(case, logged MiB, quantpick MiB) for the llama-server era."""
+    def arch(model, size, quant="q4_K_M"):
+        return parse_header(world.gguf_header(model, size, quant))
+
+    rows = []
+    a3 = arch("llama3.2", "3b")
+    rows.append(("llama3.2 3B, ctx 4096, f16: KV buffer (Ollama llama_server_test.go)", 448.0,
+                 sum(base.kv_layers(a3, 4096, 1, "f16", 512)) / MiB))
+    rows.append(("  its compute buffer, FA on, ub 512, outputs = ub (b9452 era)", 256.50,
+                 base.compute_bytes(a3, 4096, 512, 512, True) / MiB))
+    moe = arch("qwen3", "30b-a3b")
+    m = base.Model(moe, model_bytes("qwen3", "30b-a3b", "q4_K_M"))
+    ub = fit.auto_batch(32768, fit.predicted(m, 32768, 1), 48 * GiB, "metal", True)
+    rows.append(("Qwen3-coder 30B-A3B, ctx 32768, f16: KV buffer (ollama#17024, M1 Max)", 3072.0,
+                 sum(base.kv_layers(moe, 32768, 1, "f16", ub)) / MiB))
+    rows.append((f"  its compute buffer, FA auto, ub {ub} (Ollama's auto batch), 1 output", 109.0,
+                 base.compute_bytes(moe, 32768, ub, 1, True) / MiB))
+    a8 = arch("llama3.1", "8b")
+    rows.append(("llama 8B, ctx 8192, FA off, outputs = ub: compute (ollama#11292)", 560.01,
+                 base.compute_bytes(a8, 8192, 512, 512, False) / MiB))
+    from dataclasses import replace
+
+    a7 = replace(a8, vocab_size=32000, feed_forward_length=11008)  # a Llama-2-shaped 7B
+    for ctx, logged in ((2048, 164.0), (32768, 2144.0)):
+        rows.append((f"7B, ctx {ctx}, FA off: compute (llama.cpp log, logdetective#106)", logged,
+                     base.compute_bytes(a7, ctx, 512, 512, False) / MiB))
+    rows.append(("llama-server's margin per device (ollama#16533: 'will leave ... >= 1038 MiB')",
+                 1038.0, fit.FIT_TARGET / MiB))
+    return rows
+
+
+def eras_side_by_side() -> list[str]:
+    """The same artifact on the same card, as three releases place it."""
+    from ollama_quantpick.release import Release
+
+    out = [f"{'artifact, budget':<40}{'release':>9}{'estimator':>10}{'placement':>28}"
+           f"{'VRAM GiB':>10}{'need GiB':>10}{'tok/s':>7}"]
+    cases = [("qwen3", "32b", "q4_K_M", 8192, 23.0, 1008),
+             ("qwen3", "30b-a3b", "q4_K_M", 4096, 16 * 10**9 / GiB, 448),
+             ("llama3.3", "70b", "q4_K_M", 8192, 24.0, 936)]
+    for model, size, quant, ctx, vram, bw in cases:
+        a = world.Artifact(model, size, quant, [])
+        m = base.Model(parse_header(world.gguf_header(model, size, quant)), a.model_bytes)
+        b = Budget([int(vram * GiB)], 64 * GB, "cuda", bw, 51.2)
+        for version in ((0, 11, 4), (0, 12, 6), (0, 32, 15)):
+            e = estimators.estimate(m, lookup(quant), b, release=Release(version), ctx=ctx)
+            label = f"{model}:{size} {quant} {ctx // 1024}K, {vram:.1f} GiB"
+            out.append(f"{label:<40}{'.'.join(map(str, version)):>9}{e.estimator:>10}"
+                       f"{e.fit_label:>28}{e.vram_bytes / GiB:>10.2f}{e.need_bytes / GiB:>10.2f}"
+                       f"{e.tokens_per_s or 0:>7.1f}")
+    return out
+
+
 def main() -> int:
+    print("ERA legacy (Ollama <= v0.12.10; llama-engine models to v0.24)\n")
     print("1. Against figures Ollama printed (public issue threads)\n")
     print(f"{'case':<78}{'Ollama':>9}{'quantpick':>11}{'error':>9}")
     for label, theirs, mine in published():
@@ -123,7 +187,19 @@ def main() -> int:
             print(f"{model + ':' + size + ' ' + quant:<22}{ctx:>7}{ref / GB:>10.2f}"
                   f"{e.vram_bytes / GB:>11.2f}{err:>+9.2%}")
     print(f"\nworst relative error against the formula: {worst:.2%}")
-    return 0 if worst < 0.05 else 1
+    print("\nERA layout (v0.11.11-v0.24, Ollama engine): no public log gives model, context and "
+          "batch with its measured graph; nothing to hold it against")
+    print("\nERA fit (v0.30+, llama-server): against logged buffer sizes, MiB\n")
+    print(f"{'case':<78}{'logged':>9}{'quantpick':>11}{'error':>9}")
+    worst_fit = 0.0
+    for label, theirs, mine in fit_logged():
+        err = (mine - theirs) / theirs
+        worst_fit = max(worst_fit, abs(err))
+        print(f"{label:<78}{theirs:>9.1f}{mine:>11.1f}{err:>+9.1%}")
+    print(f"\nworst relative error against the logs: {worst_fit:.1%}")
+    print("\nThe same artifact as three releases place it (64 GB RAM)\n")
+    print("\n".join(eras_side_by_side()))
+    return 0 if worst < 0.05 and worst_fit < 0.10 else 1
 
 
 if __name__ == "__main__":

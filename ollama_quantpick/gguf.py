@@ -66,6 +66,7 @@ _KEEP_ARRAY_SUFFIXES = (".attention.head_count", ".attention.head_count_kv", ".f
                         ".attention.sliding_window_pattern", ".attention.cross_attention_layers")
 
 
+EXPERT_FF_FROM_SHAPE = "quantpick.expert_ff_from_shape"  # not a GGUF key: read off a tensor
 # Routed expert tensors, the set llama.cpp's fit and --n-cpu-moe move to the CPU
 # (LLM_FFN_EXPS_REGEX in common/arg.cpp); shared experts (`_shexp`) and the router stay.
 _ROUTED_EXPERTS = re.compile(r"\.ffn_(up|down|gate_up|gate)_(ch|)exps")
@@ -291,6 +292,9 @@ class HeaderParser:
             r.pos += 8  # offset
             self.tensors.append((name, tensor_bytes(ttype, shape), GGML_TYPES[ttype][0],
                                  math.prod(shape)))
+            if name.endswith("ffn_gate_exps.weight") and n_dims >= 2:
+                # the experts' width (older GGUFs lack expert_feed_forward_length)
+                self.kv.setdefault(EXPERT_FF_FROM_SHAPE, shape[1])
             r.mark = r.pos
         self.info = _info(self.kv, self.tensors, r.base + r.pos)
         return r.pos
@@ -435,7 +439,8 @@ def _info(kv: dict[str, object], tensors: list[tuple[str, int, str, int]], size:
         token_embd_bytes=embd,
         output_tied=not has_output,
         max_tensor_bytes=biggest,
-        expert_feed_forward_length=_as_int(get("expert_feed_forward_length")),
+        expert_feed_forward_length=_as_int(get("expert_feed_forward_length"))
+        or _as_int(kv.get(EXPERT_FF_FROM_SHAPE)),
         sliding_window_pattern=_ints(get("attention.sliding_window_pattern", []), blocks),
         cross_attention_layers=_ints(get("attention.cross_attention_layers", []), None),
         key_length_mla=_as_int(get("attention.key_length_mla")),

@@ -292,3 +292,10 @@ def run_cli(run, monkeypatch):
         assert result.exit_code == 0, result.stderr
         return result
     return invoke
+
+
+def test_an_uncertain_metal_context_tier_is_said():
+    b = budget(22.5, library="metal")
+    assert any("recommendedMaxWorkingSetSize" in n for n in run(model("qwen3", "8b"), b).notes)
+    assert not any("recommendedMaxWorkingSetSize" in n
+                   for n in run(model("qwen3", "8b"), budget(22.5)).notes)

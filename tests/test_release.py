@@ -149,8 +149,9 @@ def test_a_slow_daemon_falls_back_with_a_note(run, silent_port, monkeypatch):
     monkeypatch.setenv("OLLAMA_HOST", f"127.0.0.1:{silent_port}")
     t0 = time.monotonic()
     result = run("hw", "--vram", "24GiB", "--ram", "64GB")
-    assert time.monotonic() - t0 < 4
-    assert "Ollama: v0.32.15 (assumed: " in result.stdout and "within 2 s" in result.stdout
+    assert "Ollama: v0.32.15 (assumed: " in result.stdout and "within 2 s" in result.stdout, \
+        result.stdout
+    assert time.monotonic() - t0 < 6  # the 2 s wait plus detection, on a loaded test machine
 
 
 @pytest.mark.parametrize("cmd", [["fit", "qwen3:32b-q4_K_M"], ["pick", "qwen3"], ["tags", "qwen3"],

@@ -56,6 +56,7 @@ ARCH = {
                             tied=True),
     # used by bench/accuracy.py only (no library page in the fixtures)
     ("llama3.1", "8b"): Arch("llama", 32, 4096, 14336, 32, 8, 128, 131072, 128256),
+    ("llama3.2", "3b"): Arch("llama", 28, 3072, 8192, 24, 8, 128, 131072, 128256, tied=True),
     ("mixtral", "8x7b"): Arch("llama", 32, 4096, 14336, 32, 8, 128, 32768, 32000, 8, 2, 14336),
     ("gpt-oss", "20b"): Arch("gptoss", 24, 2880, 2880, 64, 8, 64, 131072, 201088, 32, 4, 2880,
                              swa=128),

@@ -136,6 +136,12 @@ def estimate(model: Model, quant: Quant, budget: Budget, run: Run, *,
     elif free:
         moe = a.expert_count > 0 and experts_first and any(experts)
         costs = [whole[i] - experts[i] for i in range(n)] if moe else whole
+        if moe:
+            # op_offload copies a CPU expert tensor into the compute buffer for prompts; the
+            # dry runs measure it, so the room for layers shrinks by it.
+            extra = max(experts) // 3
+            compute += extra
+            caps = [c - extra for c in caps]
         where, out_on_gpu = fill_top_down(caps, costs, out)
         if moe:
             # Step 4 of common/fit.cpp: spare room takes experts back, lowest layers first.
@@ -153,10 +159,9 @@ def estimate(model: Model, quant: Quant, budget: Budget, run: Run, *,
                     left[d] -= experts[i]
                 else:
                     on_cpu_experts[i] = True
-            if any(on_cpu_experts):
-                # op_offload copies a CPU expert tensor into the compute buffer for prompts.
-                extra = max(experts[i] for i in range(n) if on_cpu_experts[i]) // 3
-                compute += extra
+            if not any(on_cpu_experts):
+                compute -= extra  # every expert is back on a GPU: nothing is copied
+            else:
                 notes.append("llama-server's fit moves the routed experts of the upper GPU "
                               "layers to the CPU; the exact boundary layer is read from its code, "
                               "not measured")
