@@ -295,7 +295,7 @@ def run_cli(run, monkeypatch):
 
 
 def test_an_uncertain_metal_context_tier_is_said():
-    b = budget(22.5, library="metal")
+    b = budget(22.5, backend="metal")
     assert any("recommendedMaxWorkingSetSize" in n for n in run(model("qwen3", "8b"), b).notes)
     assert not any("recommendedMaxWorkingSetSize" in n
                    for n in run(model("qwen3", "8b"), budget(22.5)).notes)

@@ -49,7 +49,7 @@ def estimate(model: Model, quant: Quant, budget: Budget, *, release: rel.Release
         est.placement, est.tokens_per_s, est.tokens_per_s_max = "no", None, None
         notes.append(f"Ollama {release.label} refuses the split-projector llama3.2-vision "
                      "(server/routes.go); it runs on v0.24 or older")
-    if budget.library == "metal" and version >= rel.VRAM_TIERS_FROM and \
+    if budget.backend == "metal" and version >= rel.VRAM_TIERS_FROM and \
             21 * GiB <= budget.tier_vram_bytes < 25 * GiB:
         notes.append("on Apple silicon the GPU's share (recommendedMaxWorkingSetSize) decides "
                      "between the 4K and 32K default context near 23 GiB; it is not certain here")
