@@ -167,3 +167,30 @@ def test_twenty_concurrent_sets_all_land(tmp_path):
     for key, a, b in values:
         assert str(cfg.get(key)) in (a, b), key
     assert path.read_text().startswith("# shared\n")
+
+
+def test_the_lock_without_fcntl_uses_a_lock_file(tmp_path, monkeypatch):
+    """Where fcntl does not exist (Windows), an O_EXCL lock file serializes writers and goes away."""
+    import threading
+
+    monkeypatch.setitem(sys.modules, "fcntl", None)  # `import fcntl` now raises ImportError
+    path = tmp_path / "config.toml"
+    path.write_text('[defaults]\ntask = "chat"\n')
+    lock = tmp_path / ".config.toml.lock"
+    order: list[str] = []
+
+    def second() -> None:
+        with config.locked(path):
+            order.append("second")
+
+    with config.locked(path):
+        assert lock.exists()
+        waiter = threading.Thread(target=second)
+        waiter.start()
+        waiter.join(0.3)
+        assert waiter.is_alive()  # it waits for the first holder
+        order.append("first")
+    waiter.join(5)
+    assert order == ["first", "second"] and not lock.exists()
+    config.update(config.load(path), "defaults.task", "math")
+    assert config.load(path).get("defaults.task") == "math" and not lock.exists()

@@ -112,3 +112,15 @@ def test_colour_on_a_terminal_unless_no_color(site):
     plain = CliRunner().invoke(cli, args, color=True, env={"COLUMNS": "80", "NO_COLOR": "1"})
     assert "\x1b[" not in plain.stdout
     assert "\x1b[" not in CliRunner().invoke(cli, args, env={"COLUMNS": "80"}).stdout  # a pipe
+
+
+def test_moe_experts_on_the_cpu_are_marked_beside_the_layer_count(site, run):
+    args = ["tags", "qwen3", "--task", "code", *BUDGET]
+    rows = json.loads(run(*args, "--json").stdout)["rows"]
+    moe = [r for r in rows if r["estimate"]["moe_cpu_layers"]]
+    assert moe  # qwen3 30b-a3b keeps its routed experts on the CPU on 16 GB
+    table = run(*args, env={"COLUMNS": "140"}).stdout.splitlines()
+    for r in rows:
+        line = next(line for line in table if f" {r['tag']} " in line)
+        assert ("+e" in line) == bool(r["estimate"]["moe_cpu_layers"])
+    assert "+e: MoE experts on CPU" in table[-1] or any("+e: MoE" in line for line in table)

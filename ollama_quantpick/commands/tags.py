@@ -197,7 +197,8 @@ def command(models, task, ctx, kv_cache, prefer, min_speed, size, vram, ram, gpu
             "params": _params(c),
             "quant": c.quant.name if c.quant.rated else f"{c.quant.name}†",
             "size": format_bytes(c.download_bytes), "fit": processor(est),
-            "layers": f"{est.gpu_layers}/{est.layers}" if est.layers else "-",
+            "layers": (f"{est.gpu_layers}/{est.layers}" + ("+e" if getattr(
+                est, "moe_cpu_layers", 0) else "")) if est.layers else "-",
             "needs": format_bytes(est.total_bytes), "ctx": _ctx(est.ctx),
             "input": ",".join(tag.inputs), "tps": _speed(est),
             "quality": f"{c.quality * 100:.1f}%",
@@ -211,7 +212,9 @@ def command(models, task, ctx, kv_cache, prefer, min_speed, size, vram, ram, gpu
 
     shown = {c.key for c in layout(columns, rows, width, wide)[0]}
     parts = ["* pick", "- can't run here", f"QUALITY: {req.task} quality kept vs fp16",
-             "FIT as in ollama ps", "LAYERS on GPU/all" if "layers" in shown else "",
+             ("LAYERS on GPU/all, +e: MoE experts on CPU" if any(
+                 r["layers"].endswith("+e") for r in rows) else "LAYERS on GPU/all")
+             if "layers" in shown else "", "FIT as in ollama ps",
              "SCORE: quality x capability (per-task benchmark; ranks sizes and models)"
              if "score" in shown else "",
              "† quant rated by bits/weight" if "quant" in shown and any(
