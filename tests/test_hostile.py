@@ -452,3 +452,37 @@ def test_registry_reads_a_header_in_range_steps_without_reparsing(site, monkeypa
     assert info.header_bytes == len(header)
     assert sum(fed) < len(header) + 256 * 1024  # every byte fed once, nothing re-read
     assert len(site.ranges) >= 3  # it did take several Range steps
+
+
+# ---- the tags-page parser: linear ---------------------------------------------------------------
+
+def _best_of(n: int, fn) -> float:
+    times = []
+    for _ in range(n):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def test_tags_page_parser_is_linear():
+    """Before: each link's ancestor walk searched the whole row list (2,000 rows: ~50 s)."""
+    ref = parse_model_ref("phi4")
+    small, big = world.big_tags_page("phi4", 1000), world.big_tags_page("phi4", 5000)
+    tags = library.parse_tags_page(big, ref)
+    assert len(tags) == 5000
+    assert tags[1].size_bytes == 2 * 10**9 and tags[1].context == 131072
+    assert tags[0].digest is not None and tags[0].updated == "11 months ago"
+    t_small = _best_of(3, lambda: library.parse_tags_page(small, ref))
+    t_big = _best_of(2, lambda: library.parse_tags_page(big, ref))
+    assert t_big < 5  # bench/hardening.py: ~0.4 s on a loaded 2-core machine
+    assert t_big < 10 * t_small, (t_small, t_big)  # 5x the rows; quadratic would be 25x
+
+
+def test_hostile_nesting_stays_linear():
+    page = (world.FIXTURES / "library" / "phi4.tags.html").read_text()
+    hostile = "<div>" * 50_000 + "</span>" * 50_000 + page + "<a href='/library/phi4:x" * 10_000
+    started = time.perf_counter()
+    tags = library.parse_tags_page(hostile, parse_model_ref("phi4"))
+    assert time.perf_counter() - started < 5
+    assert {t.tag for t in tags} >= {"14b", "14b-q8_0", "14b-fp16"}

@@ -387,6 +387,39 @@ def tags_page(model: str) -> str:
     return "\n".join(html)
 
 
+def big_tags_page(model: str, n: int) -> str:
+    """A tags page of `n` rows in both of the real layouts (half plain, half with digests), for
+    the parser's time bound: the real pages hold up to a few hundred rows."""
+    head, _, _ = tags_page(model).partition('<div class="group px-4 py-3">')
+    rows = []
+    for i in range(n):
+        tag = f"{i % 997 + 1}b-v{i}-q4_K_M"
+        if i % 2:
+            rows.append(f"""<div class="group px-4 py-3">
+<a href="/library/{model}:{tag}" class="sm:hidden flex flex-col space-y-[6px] group text-[13px] px-4 py-3">
+<p class="flex text-neutral-800 font-medium">{tag}</p>
+<p class="flex text-neutral-500">{i % 90 + 1}GB · 128K context window · Text · 5 months ago</p></a>
+<div class="hidden sm:grid grid-cols-12 items-center">
+<span class="col-span-6"><a href="/library/{model}:{tag}">
+<p class="truncate hover:underline text-sm font-medium text-neutral-800">{model}:{tag}</p></a>
+</span>
+<p class="col-span-2 text-neutral-500 text-[13px]">{i % 90 + 1}GB</p>
+<p class="col-span-2 text-neutral-500 text-[13px]">128K</p>
+<div class="col-span-2 text-neutral-500 text-[13px]">Text</div></div></div>""")
+        else:
+            digest = hashlib.sha256(tag.encode()).hexdigest()[:12]
+            rows.append(f"""<div class="group px-4 py-3">
+<div class="hidden md:flex flex-col space-y-[6px]"><div class="grid grid-cols-12 items-center">
+<span class="flex items-center font-medium col-span-6 group text-sm">
+<a href="/library/{model}:{tag}" class="group-hover:underline">{model}:{tag}</a></span>
+<p class="col-span-2 text-neutral-500 text-[13px]">{i % 90 + 1}GB</p>
+<p class="col-span-2 text-neutral-500 text-[13px]">128K</p>
+<div class="col-span-2 text-neutral-500 text-[13px] ">Text</div></div>
+<div class="flex text-neutral-500 text-xs items-center">
+<span class="font-mono text-[11px]">{digest}</span>&nbsp;·&nbsp;11 months ago</div></div></div>""")
+    return head + "\n".join(rows) + "</div></section></main></body></html>"
+
+
 def model_page(model: str) -> str:
     _, description, caps, inputs, _, _ = MODELS[model]
     sizes = sorted({s for s, _, _ in MODELS[model][4]})
