@@ -486,3 +486,129 @@ def test_hostile_nesting_stays_linear():
     tags = library.parse_tags_page(hostile, parse_model_ref("phi4"))
     assert time.perf_counter() - started < 5
     assert {t.tag for t in tags} >= {"14b", "14b-q8_0", "14b-fp16"}
+
+
+# ---- stalls and Ctrl-C --------------------------------------------------------------------------
+
+@pytest.fixture
+def silent():
+    """A port that accepts connections and never answers; `.accepted` counts them."""
+    import socket
+    import threading
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(64)
+    held: list = []
+
+    def accept():
+        while True:
+            try:
+                held.append(srv.accept()[0])
+            except OSError:
+                return
+    threading.Thread(target=accept, daemon=True).start()
+
+    class Silent:
+        port = srv.getsockname()[1]
+        url = f"http://127.0.0.1:{srv.getsockname()[1]}"
+
+        @property
+        def accepted(self) -> int:
+            return len(held)
+    yield Silent()
+    srv.close()
+    for c in held:
+        c.close()
+
+
+@pytest.fixture
+def scaled_stall(monkeypatch):
+    """The stall rules at a tenth of their size, so a test waits 3 s instead of 30."""
+    monkeypatch.setattr(http, "TIMEOUT", (0.5, 1.0))
+    monkeypatch.setattr(http, "STALL_BUDGET_S", 3.0)
+    return 3.0
+
+
+def test_stalled_library_costs_one_budget_and_says_so(run, monkeypatch, silent, scaled_stall):
+    monkeypatch.setenv("QUANTPICK_LIBRARY_URL", silent.url)
+    started = time.monotonic()
+    result = run("pick", "phi4", *BUDGET)
+    waited = time.monotonic() - started
+    assert result.exit_code == 1, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines[0] == f"note: 127.0.0.1:{silent.port} is not answering; retrying for up to 3 s"
+    assert lines[-1].startswith(f"Error: 127.0.0.1:{silent.port} is not answering")
+    assert "Traceback" not in result.stderr and len(lines) == 2
+    assert scaled_stall - 0.5 <= waited <= scaled_stall + 1.5, waited
+    assert silent.accepted <= http.RETRIES
+
+
+def test_stalled_registry_with_workers_waiting_costs_one_budget(httpserver, run, monkeypatch,
+                                                                 silent, scaled_stall):
+    """Three manifest requests stall at once in the thread pool: the clock is shared, the wait
+    said once, and the answer falls back to the page's sizes."""
+    base, _ = world.serve_http(httpserver)
+    monkeypatch.setenv("QUANTPICK_LIBRARY_URL", base)
+    monkeypatch.setenv("QUANTPICK_REGISTRY_URL", silent.url)
+    started = time.monotonic()
+    result = run("pick", "phi4", *BUDGET)
+    waited = time.monotonic() - started
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.strip().startswith("phi4:")
+    assert result.stderr.count("is not answering; retrying") == 1
+    assert "the registry gave no manifest for phi4" in result.stderr
+    assert waited <= scaled_stall + 1.5, waited
+    assert silent.accepted >= 3  # the workers did wait in parallel
+
+
+def test_default_stall_rules_fit_the_35_second_promise():
+    """A stalled attempt begun just before the clock ran out ends within one read timeout, and
+    no attempt starts after it: the worst case is the budget plus nothing."""
+    assert http.STALL_BUDGET_S + 0.05 <= 35 and max(http.TIMEOUT) <= http.STALL_BUDGET_S
+
+
+def test_ctrl_c_while_workers_wait_exits_130_within_a_second(httpserver, silent, tmp_path):
+    """A real process, a real SIGINT, three worker threads blocked on a registry that never
+    answers (before: Python's exit joined them, 91 s with the old timeouts)."""
+    import signal
+    import subprocess
+
+    base, _ = world.serve_http(httpserver)
+    env = dict(os.environ, QUANTPICK_LIBRARY_URL=base, QUANTPICK_REGISTRY_URL=silent.url,
+               QUANTPICK_CACHE_DIR=str(tmp_path / "c"), QUANTPICK_CONFIG=str(tmp_path / "none"),
+               OLLAMA_HOST="127.0.0.1:9", PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, "-m", "ollama_quantpick", "pick", "phi4", *BUDGET],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while silent.accepted < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert silent.accepted >= 3, "the workers never reached the registry"
+        time.sleep(0.2)  # let them block in their reads
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+        took = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert took < 1.0, took
+    assert "interrupted" in err and "Traceback" not in err
+
+
+def test_redirect_allow_list_admits_only_the_listed_hosts():
+    """For hosts whose files live on a CDN (Hugging Face): an explicit list, not 'anywhere'."""
+    import responses
+
+    src = "https://hub.example/org/repo/resolve/main/m.gguf"
+    with responses.RequestsMock() as rsps:
+        rsps.get(src, status=302, headers={"Location": "https://cdn-lfs.hub.example/x?sig=1"})
+        rsps.get("https://cdn-lfs.hub.example/x", body=b"GGUF")
+        with http.open_stream(src, allow_hosts=[".hub.example"]) as r:
+            assert r.status_code == 200
+        rsps.replace("GET", src, status=302, headers={"Location": "https://evil.example/x"})
+        with pytest.raises(http.QuantpickError, match=r"another host \(evil.example\)"), \
+                http.open_stream(src, same_host=False, allow_hosts=["cdn-lfs.hub.example"]):
+            pass
