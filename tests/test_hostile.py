@@ -457,11 +457,12 @@ def test_registry_reads_a_header_in_range_steps_without_reparsing(site, monkeypa
 # ---- the tags-page parser: linear ---------------------------------------------------------------
 
 def _best_of(n: int, fn) -> float:
+    """Best CPU time of `n` runs: wall time on a shared CI machine measures its load."""
     times = []
     for _ in range(n):
-        started = time.perf_counter()
+        started = time.process_time()
         fn()
-        times.append(time.perf_counter() - started)
+        times.append(time.process_time() - started)
     return min(times)
 
 
@@ -475,7 +476,7 @@ def test_tags_page_parser_is_linear():
     assert tags[0].digest is not None and tags[0].updated == "11 months ago"
     t_small = _best_of(3, lambda: library.parse_tags_page(small, ref))
     t_big = _best_of(2, lambda: library.parse_tags_page(big, ref))
-    assert t_big < 5  # bench/hardening.py: ~0.4 s on a loaded 2-core machine
+    assert t_big < 2  # bench/hardening.py: ~0.4 s of CPU
     assert t_big < 10 * t_small, (t_small, t_big)  # 5x the rows; quadratic would be 25x
 
 
