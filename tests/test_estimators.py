@@ -99,7 +99,12 @@ def test_several_gpus_fill_back_to_front_with_the_output_on_the_last():
     e = run(m, budget(24, 24))
     assert e.placement == "gpu" and [d.name for d in e.devices] == ["CUDA0", "CUDA1"]
     assert sum(d.layers for d in e.devices) == 81 and sum(d.bytes for d in e.devices) == e.vram_bytes
-    assert e.devices[1].layers > e.devices[0].layers  # the last device takes the top + output
+    # it all fits at llama.cpp's default split (by free memory), so the fit leaves it: 41 | 39 + output
+    assert [d.layers for d in e.devices] == [41, 40]
+    tight = run(m, budget(24, 18))  # the default split overfills: back to front instead
+    assert tight.placement == "split" and sum(d.layers for d in tight.devices) == tight.gpu_layers
+    for d, gib in zip(tight.devices, (24, 18)):  # each device keeps its 1 GiB margin
+        assert d.bytes <= gib * GiB - fit.FIT_TARGET
     assert e.graph_bytes == 2 * (e.graph_bytes // 2)  # one compute buffer per device
 
 
@@ -299,3 +304,16 @@ def test_an_uncertain_metal_context_tier_is_said():
     assert any("recommendedMaxWorkingSetSize" in n for n in run(model("qwen3", "8b"), b).notes)
     assert not any("recommendedMaxWorkingSetSize" in n
                    for n in run(model("qwen3", "8b"), budget(22.5)).notes)
+
+
+def test_fit_reports_the_margin_it_keeps_free():
+    e = run(model(), budget(24))
+    assert e.overhead_bytes == fit.FIT_TARGET
+    assert e.total_bytes == e.weights_bytes + e.kv_bytes + e.graph_bytes + fit.FIT_TARGET
+
+
+def test_sched_spread_uses_every_gpu():
+    m = model("qwen3", "8b")
+    assert len(run(m, budget(24, 16)).devices) == 1
+    assert len(run(m, budget(24, 16), env={"OLLAMA_SCHED_SPREAD": "1"}).devices) == 2
+    assert len(run(m, budget(24, 16), release=V12, env={"OLLAMA_SCHED_SPREAD": "1"}).devices) == 2

@@ -37,7 +37,8 @@ def estimate(model: Model, quant: Quant, budget: Budget, *, release: rel.Release
     name, why = rel.estimator(version, arch, env)
     flash = rel.flash_attention(version, arch, env)
     kv = rel.kv_type(version, arch, kv_cache, flash, env)
-    run = Run(ctx, parallel, kv, flash, version, fit_target(env))
+    run = Run(ctx, parallel, kv, flash, version, fit_target(env),
+              spread=rel.env_flag(env, "OLLAMA_SCHED_SPREAD") is True)
     est = ESTIMATORS[name](model, quant, budget, run)
     est.estimator, est.ollama_version, est.flash = name, rel.show(version), flash
     est.need_bytes = fit.need(model, Run(est.ctx, parallel, kv_cache, True, version))
@@ -53,6 +54,9 @@ def estimate(model: Model, quant: Quant, budget: Budget, *, release: rel.Release
             21 * GiB <= budget.tier_vram_bytes < 25 * GiB:
         notes.append("on Apple silicon the GPU's share (recommendedMaxWorkingSetSize) decides "
                      "between the 4K and 32K default context near 23 GiB; it is not certain here")
+    if rel.env_flag(env, "LLAMA_ARG_FIT") is False and name == "fit":
+        notes.append("LLAMA_ARG_FIT is off: llama-server loads every layer on the GPU without "
+                     "checking, so anything short of 'gpu' here fails to load")
     notes += est.notes
     if differs := _differs(est, budget, release):
         notes.append(differs)

@@ -56,6 +56,7 @@ class Run:
     version: Version = NEWEST_STABLE
     fit_target: int | None = None  # LLAMA_ARG_FIT_TARGET in bytes (None: llama.cpp's 1024 MiB)
     batch: int | None = None  # num_batch when the user set it; None: the release's own choice
+    spread: bool = False  # OLLAMA_SCHED_SPREAD: use every GPU, not the fewest
 
 
 @dataclass
@@ -75,7 +76,7 @@ class Estimate:
     weights_bytes: int
     kv_bytes: int
     graph_bytes: int  # compute graph, summed over the devices that hold one
-    overhead_bytes: int  # reserves and buffer layers, summed over GPUs
+    overhead_bytes: int  # reserves kept free and buffer layers, summed over GPUs
     total_bytes: int
     layers: int
     gpu_layers: int

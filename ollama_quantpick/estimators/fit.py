@@ -89,7 +89,7 @@ def estimate(model: Model, quant: Quant, budget: Budget, run: Run, *,
     # Ollama's preflight: one GPU when the prediction fits 80 % of one, else all of them.
     order = list(range(len(gpus)))
     best = max(order, key=lambda g: gpus[g], default=0)
-    if len(gpus) > 1 and pred <= PREFLIGHT_SHARE * gpus[best]:
+    if len(gpus) > 1 and not run.spread and pred <= PREFLIGHT_SHARE * gpus[best]:
         order = [best]
     free = [gpus[g] for g in order]
     batch = run.batch or auto_batch(ctx * np_, pred, max(free, default=0), budget.backend,
@@ -131,8 +131,14 @@ def estimate(model: Model, quant: Quant, budget: Budget, run: Run, *,
     caps = [free[d] - targets[d] - compute for d in range(len(free))][::-1]
     where, out_on_gpu = [-1] * n, False
     on_cpu_experts = [False] * n
+    split = _default_split(free, len(whole)) if len(free) > 1 else None
     if free and full_need <= caps[0] and len(free) == 1:
         where, out_on_gpu = [0] * n, True
+    elif split is not None and all(
+            sum(whole[i] for i in range(n) if split[i] == d) + (out if d == len(free) - 1 else 0)
+            <= caps[len(free) - 1 - d] for d in range(len(free))):
+        # Step 1 of the fit: the default split (by free memory) leaves every margin: unchanged.
+        where, out_on_gpu = [len(free) - 1 - split[i] for i in range(n)], True
     elif free:
         moe = a.expert_count > 0 and experts_first and any(experts)
         costs = [whole[i] - experts[i] for i in range(n)] if moe else whole
@@ -225,11 +231,24 @@ def estimate(model: Model, quant: Quant, budget: Budget, run: Run, *,
         speed, bound = tokens_per_s(gpu_read, cpu_read, quant, budget)
     names = device_names(budget, len(gpus))
     devices = [Device(names[order[g]], per_dev[g], layers_dev[g]) for g in used]
-    return Estimate(ctx, run.kv_cache, file_weights, kv_total, compute * len(used), 0,
-                    file_weights + kv_total + compute * max(1, len(used)), total_layers,
+    # What llama-server keeps free beside what it allocates (the projector uses its reserve).
+    margin = sum(targets[g] for g in used) - (proj if proj_gpu and used else 0)
+    return Estimate(ctx, run.kv_cache, file_weights, kv_total, compute * len(used), margin,
+                    file_weights + kv_total + compute * max(1, len(used)) + margin, total_layers,
                     gpu_layers, placement, vram, ram, speed, model.source, short, bound,
                     estimator="fit", moe_cpu_layers=moe_cpu, devices=devices, parallel=np_,
                     flash=run.flash, notes=notes)
+
+
+def _default_split(free: list[int], n: int) -> list[int]:
+    """llama.cpp's default layer split over several devices, in proportion to free memory:
+    layer il goes to the first device whose cumulative share exceeds il / (n_layer + 1)."""
+    total = sum(free)
+    cum, acc = [], 0
+    for f in free:
+        acc += f
+        cum.append(acc / total)
+    return [next(d for d, c in enumerate(cum) if c > il / (n + 1)) for il in range(n)]
 
 
 def need(model: Model, run: Run) -> int:

@@ -56,6 +56,23 @@ def kv_per_layer(arch: GGUFInfo, ctx: int, parallel: int, kv_type: str, batch: i
     return out
 
 
+def _balanced(caps: list[int], costs: list[int], out: int) -> tuple[list[int], bool]:
+    """fill_top_down at the smallest share of every GPU's room that still places everything
+    (a binary search, as Ollama's findBestFit does); the plain fill when nothing is enough."""
+    where, out_on = fill_top_down(caps, costs, out)
+    if len(caps) < 2 or not out_on or min(where, default=0) < 0:
+        return where, out_on
+    lo, hi = 0.0, 1.0
+    for _ in range(20):
+        mid = (lo + hi) / 2
+        w, o = fill_top_down([int(c * mid) for c in caps], costs, out)
+        if o and min(w, default=0) >= 0:
+            hi, where, out_on = mid, w, o
+        else:
+            lo = mid
+    return where, out_on
+
+
 def estimate(model: Model, quant: Quant, budget: Budget, run: Run) -> Estimate:
     a = model.arch
     ctx, np_ = run.ctx, max(1, run.parallel)
@@ -74,10 +91,11 @@ def estimate(model: Model, quant: Quant, budget: Budget, run: Run) -> Estimate:
     gpus = budget.gpu_free if budget.backend != "cpu" else []
     order = sorted(range(len(gpus)), key=lambda g: -gpus[g])
     caps_all = [gpus[g] - minimum - graph for g in order]
-    # Pack onto the fewest GPUs that hold everything; else use them all.
+    # Pack onto the fewest GPUs that hold everything (all of them with OLLAMA_SCHED_SPREAD);
+    # across several, the least capacity share that still holds it all balances the load.
     where, out_on = [-1] * n, False
-    for k in range(1, len(order) + 1):
-        where, out_on = fill_top_down(caps_all[:k], whole, out)
+    for k in range(len(order) if run.spread else 1, len(order) + 1):
+        where, out_on = _balanced(caps_all[:k], whole, out)
         if out_on and min(where, default=0) >= 0:
             break
     if gpus and not out_on:  # the output layer does not fit: retry without it
