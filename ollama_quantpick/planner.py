@@ -251,7 +251,12 @@ def _model_pool(listing: art.Listing, ref: ModelRef, req: Request
                                  "on this machine")
             raise InputError(f"{ref.display} is not a tag of {ref.model}; tags include "
                              f"{known}")
-    arts = _size_filter(listing, req.size) if target is None else [target]
+    try:
+        arts = _size_filter(listing, req.size) if target is None else [target]
+    except InputError:
+        if len(req.refs) == 1:
+            raise
+        return [], None  # several models: --size picks among those that have the size
     art.attach_arch(ref, listing.artifacts if target is None else [target], exact=target)
     art.attach_params(ref, arts)
     return arts, target
@@ -272,6 +277,8 @@ def plan(req: Request, *, decide_pick: bool = True) -> Plan:
         defaults.append(release_ctx(req, mine))
         if len(req.refs) == 1:
             target = tgt  # several models: an explicit tag competes like any other
+    if not arts and req.size and len(req.refs) > 1:
+        raise InputError(f"none of {req.label} has a {req.size} size")
     # several models: the largest default, each tag capped at its own context by candidates()
     default = max(defaults)
     model_ctx = max((a.arch.context_length or a.tag.context or 0 for a in pool if a.arch),

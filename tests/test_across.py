@@ -247,6 +247,14 @@ def test_the_same_model_twice_is_one(site, run):
     assert json.loads(with_tag.stdout)["rows"] == json.loads(once.stdout)["rows"]
 
 
+def test_size_with_several_models_keeps_those_that_have_it(site, run):
+    out = json.loads(run("tags", "qwen3", "llama3.3", "--size", "70b", "--json", "--vram", "52GB",
+                         "--ram", "64GB").stdout)
+    assert {r["model"] for r in out["rows"]} == {"llama3.3"}
+    none = run("pick", "qwen3", "phi4", "--size", "70b", "--vram", "52GB", "--ram", "64GB")
+    assert none.exit_code == 2 and "none of qwen3, phi4 has a 70b size" in none.stderr
+
+
 def test_pull_dry_run_across_models(site, run):
     result = run("pull", "qwen3", "llama3.3", "--task", "code", "--vram", "24GB", "--ram", "64GB",
                  "--dry-run")
