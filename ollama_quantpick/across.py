@@ -6,9 +6,14 @@ from __future__ import annotations
 from ollama_quantpick import capability as capmod
 from ollama_quantpick.score import Candidate
 
-# The smallest file a size could be pulled at: q2_K's whole-file bits per weight (data/quants.toml)
-# decides which families are worth fetching as alternatives; the real fit is estimated after.
-MIN_BPW = 3.16
+
+def min_bpw() -> float:
+    """The smallest file a size is usually pulled at: q2_K's whole-file bits per weight
+    (data/quants.toml) decides which families are worth fetching as alternatives; the real fit
+    is estimated after."""
+    from ollama_quantpick.quants import data
+
+    return data()["quants"]["q2_K"]["bpw_file"]
 
 
 def speed(c: Candidate) -> str:
@@ -107,7 +112,7 @@ def alternative_sizes(asked: set[str], task: str, target: float,
         score = row.scores.get(task)
         if row.model in asked or score is None or score < target or not row.params_b:
             continue
-        if (row.weights_b or 0) * 1e9 * MIN_BPW / 8 > budget_bytes:
+        if (row.weights_b or 0) * 1e9 * min_bpw() / 8 > budget_bytes:
             continue
         out.setdefault(row.model, []).append(row)
     return out

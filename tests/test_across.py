@@ -139,7 +139,7 @@ def test_alternative_families_need_a_measured_size_at_least_as_good_that_could_f
     assert "llama3.3" not in fams
     for rows in fams.values():
         for r in rows:
-            assert r.scores["math"] >= 41.4 and r.params_b * 1e9 * across.MIN_BPW / 8 <= 24 * GB
+            assert r.scores["math"] >= 41.4 and r.params_b * 1e9 * across.min_bpw() / 8 <= 24 * GB
     assert {"qwen3", "phi4", "gemma3"} <= set(fams)
     assert "command-r" not in fams  # Mathematics 18.4
     assert not any(r.params_b >= 70 for rows in fams.values() for r in rows)
