@@ -158,14 +158,14 @@ def load(ref: ModelRef, *, registry_data: bool = True, fetched: tuple | None = N
         members.sort(key=_specificity, reverse=True)
         head = members[0]
         manifest = next((manifests[m.tag] for m in members if manifests.get(m.tag)), None)
-        for m in members[1:]:  # inherit what the name of the most specific alias says
-            head.quant = head.quant or m.quant
-            head.params_b = head.params_b or m.params_b
-            head.active_params_b = head.active_params_b or m.active_params_b
-        for m in members:
-            m.quant, m.params_b = head.quant, head.params_b
-            m.active_params_b = head.active_params_b
-        artifacts.append(Artifact(head, [m.tag for m in members[1:]], manifest))
+        for alias in members[1:]:  # inherit what the name of the most specific alias says
+            head.quant = head.quant or alias.quant
+            head.params_b = head.params_b or alias.params_b
+            head.active_params_b = head.active_params_b or alias.active_params_b
+        for alias in members:
+            alias.quant, alias.params_b = head.quant, head.params_b
+            alias.active_params_b = head.active_params_b
+        artifacts.append(Artifact(head, [alias.tag for alias in members[1:]], manifest))
     _fill_from_config(ref, artifacts)
     artifacts.sort(key=lambda a: (a.download_bytes, a.name))
     return Listing(ref, artifacts, cloud, page)

@@ -75,13 +75,13 @@ class Group(click.Group):
 
                 click.echo(scrub(traceback.format_exc()), err=True, nl=False)
             err = click.ClickException(one_line(str(exc)))
-            err.exit_code = exc.exit_code
+            err.exit_code = exc.exit_code  # type: ignore[misc]  # Click reads it per instance
             raise err from None
         except click.UsageError as exc:
             # One line instead of Click's usage block: what was wrong and where to look.
             sub = exc.ctx.command_path if exc.ctx else "quantpick"
             err = click.ClickException(one_line(f"{exc.format_message()} (see '{sub} --help')"))
-            err.exit_code = exc.exit_code
+            err.exit_code = exc.exit_code  # type: ignore[misc]  # Click reads it per instance
             raise err from None
         except KeyboardInterrupt:
             click.echo("interrupted — run the same command again to resume", err=True)

@@ -176,7 +176,7 @@ class _Reader:
         self.need(n)
         raw = self.data[self.pos:self.pos + n] if keep else None
         self.pos += n
-        return bytes(raw).decode("utf-8", errors="replace") if keep else None
+        return None if raw is None else bytes(raw).decode("utf-8", errors="replace")
 
     def value(self, vtype: int, keep: bool):
         if vtype in _SCALARS:

@@ -213,7 +213,7 @@ def _visible(env: Mapping[str, str], var: str, index: int, uuid: str = "") -> bo
     if value is None:
         return True
     ids = [v.strip() for v in value.split(",") if v.strip()]
-    return str(index) in ids or (uuid and uuid in ids)
+    return str(index) in ids or bool(uuid and uuid in ids)
 
 
 def nvidia_nvml(nvml, probe: Probe, notes: list[str]) -> list[GPU] | None:

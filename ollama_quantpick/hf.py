@@ -243,7 +243,7 @@ def load(ref: ModelRef) -> art.Listing:
         has = f" (it holds {', '.join(kinds)} files)" if kinds else ""
         raise InputError(f"{base} has no GGUF model file{has}; Ollama pulls only GGUF repos — "
                          "look for a -GGUF repo of this model")
-    artifacts = []
+    artifacts: list[art.Artifact] = []
     for q in found:
         first = q.parts[0]
         tag = library.Tag(

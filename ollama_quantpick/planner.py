@@ -222,7 +222,7 @@ def load_listings(refs: list[ModelRef]) -> list[art.Listing]:
     request found before any manifest or GGUF header of the others is fetched."""
     from ollama_quantpick import library
 
-    pages = []
+    pages: list[tuple | None] = []
     for ref in refs:
         if ref.is_hf:  # listed from the Hub by art.load
             pages.append(None)

@@ -348,6 +348,7 @@ def decide(base: Option, alternatives: list[Option], task: str, prefer: str,
     if chosen is None:
         return None
     pick = chosen.pick
+    assert pick is not None  # chosen only when it picks something
     reason, decided = explain(chosen.ranked, task, budget_label, min_speed)
     if chosen is not base:
         decided = "context" if chosen.kv_cache == base.kv_cache else "fit"

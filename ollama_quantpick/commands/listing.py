@@ -15,7 +15,7 @@ def judge(name: str, digest: str, cfg, budget) -> dict:
     from ollama_quantpick.table import processor
 
     model, _, tag = name.partition(":")
-    out = {"fits": None, "processor": None, "tokens_per_s": None, "pick": None,
+    out: dict = {"fits": None, "processor": None, "tokens_per_s": None, "pick": None,
            "other_pick": None, "note": None}
     try:
         try:
