@@ -13,6 +13,7 @@ capability(model, size, task):
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -112,10 +113,28 @@ def benchmark(task: str) -> str:
     return table()["tasks"][task]["benchmark"]
 
 
+def hub_family(model: str, tag: str = "") -> tuple[str, str]:
+    """A Hugging Face repo speaks for the library family its name holds: `hf.co/unsloth/
+    Qwen3-32B-GGUF` → ("qwen3", "qwen3-32b-gguf"), the longest family first, `Llama-3.1` read as
+    `llama3.1`; the repo name's words then stand in for the tag's (rows' tag_has/tag_lacks).
+    Distilled models (`…-Distill-Qwen-32B`) and names with no family stay as they are."""
+    if not model.startswith("hf.co/"):
+        return model, tag
+    words = model.rsplit("/", 1)[-1].lower()
+    name = re.sub(r"([a-z])[-_](\d)", r"\1\2", words)
+    if "distill" in name:
+        return model, tag
+    for fam in sorted(families(), key=len, reverse=True):
+        if re.search(rf"(?:^|[-_.]){re.escape(fam)}(?=$|[-_]|\.(?!\d))", name):
+            return fam, words.replace("_", "-")
+    return model, tag
+
+
 def lookup(model: str, params_b: float | None, active_params_b: float | None,
            task: str, tag: str = "") -> Capability:
     """The capability of `model` at this size (its tag name `tag`) for `task`, with where the
     number came from."""
+    model, tag = hub_family(model, tag)
     bench = benchmark(task).split(" (")[0]
     mine = [r for r in rows() if r.model == model and task in r.scores and r.applies(tag)]
     exact = next((r for r in mine if r.params_b == params_b
