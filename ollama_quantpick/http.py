@@ -236,6 +236,10 @@ def open_stream(url: str, headers: dict[str, str] | None = None, *, same_host: b
         target = urljoin(url, r.headers.get("Location", ""))
         r.close()
         dest_host = host_of(target)
+        if dest_host != host and headers:
+            # As requests does on its own redirects: a bearer token is for the host it was
+            # given for, never for the CDN a file is sent from.
+            headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
         if dest_host != host:
             # A token is for the host it was given to: a storage host's pre-signed URL needs none.
             headers = {k: v for k, v in (headers or {}).items() if k.lower() != "authorization"}

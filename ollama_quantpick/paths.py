@@ -11,7 +11,8 @@ from ollama_quantpick.errors import InputError
 
 # The variables that may carry credentials (`https://user:token@mirror.example`): they are used for
 # requests but never shown, logged or hashed into a cache file name.
-URL_VARS = ("QUANTPICK_LIBRARY_URL", "QUANTPICK_REGISTRY_URL", "OLLAMA_HOST")
+URL_VARS = ("QUANTPICK_LIBRARY_URL", "QUANTPICK_REGISTRY_URL", "QUANTPICK_HF_URL", "OLLAMA_HOST")
+TOKEN_VARS = ("HF_TOKEN",)  # sent as a bearer token; scrubbed like a URL's password
 _USERINFO_RE = re.compile(r"(?<=//)[^/?#@\s]*@")
 
 
@@ -53,6 +54,9 @@ def secrets() -> list[str]:
         for m in re.finditer(r"//([^/?#@\s]*)@", value):
             info = m.group(1)
             found.update(x for x in (info, info.partition(":")[2]) if len(x) >= 3)
+    for var in TOKEN_VARS:
+        if len(token := (os.environ.get(var) or "").strip()) >= 8:
+            found.add(token)
     return sorted(found, key=len, reverse=True)
 
 

@@ -230,14 +230,18 @@ def release(cfg: Config | None, flag: str | None = None, host: str | None = None
 
     try:
         answer, note = Daemon(host or resolve_host(resolve("host", None, cfg, env).value)).version()
-    except Exception as exc:  # noqa: BLE001 - a bad OLLAMA_HOST is reported elsewhere
+    except InputError:
+        raise  # a malformed OLLAMA_HOST (':notaport', 'http://[::1') is a bad request: exit 2
+    except Exception as exc:  # noqa: BLE001 - no answer only makes the release assumed
         answer, note = None, f"the Ollama host is not usable ({exc})"
     parsed = None
     if answer is not None:
         try:
             parsed = parse_version(answer)
         except InputError:
-            note = f"Ollama answered /api/version with '{answer[:40]}', not a release"
+            from ollama_quantpick.sizes import shown
+
+            note = f"Ollama answered /api/version with '{shown(answer)}', not a release"
     return Release(parsed, "daemon") if parsed else Release(source="assumed", note=note)
 
 

@@ -613,3 +613,34 @@ def test_redirect_allow_list_admits_only_the_listed_hosts():
         with pytest.raises(http.QuantpickError, match=r"another host \(evil.example\)"), \
                 http.open_stream(src, same_host=False, allow_hosts=["cdn-lfs.hub.example"]):
             pass
+
+
+def test_bearer_token_stays_with_its_host_and_out_of_messages(run, monkeypatch):
+    """HF_TOKEN goes to the Hub, not to the CDN it redirects to, and never into a message."""
+    import responses
+
+    token = "hf_s3cr3tT0kenValue"
+    monkeypatch.setenv("HF_TOKEN", token)
+    src = "https://hub.example/org/repo/resolve/main/m.gguf"
+    seen = {}
+
+    def cdn(request):
+        seen["auth"] = request.headers.get("Authorization")
+        return 200, {}, b"GGUF"
+
+    with responses.RequestsMock() as rsps:
+        rsps.get(src, status=302, headers={"Location": "https://cdn.hub.example/x?sig=1"})
+        rsps.add_callback("GET", "https://cdn.hub.example/x", callback=cdn)
+        with http.open_stream(src, {"Authorization": f"Bearer {token}"},
+                              allow_hosts=[".hub.example"]) as r:
+            assert r.status_code == 200
+        assert rsps.calls[0].request.headers["Authorization"] == f"Bearer {token}"
+    assert seen["auth"] is None
+    from ollama_quantpick.cli import one_line
+    assert token not in one_line(f"the Hub refused Bearer {token}")
+
+
+def test_malformed_ollama_host_is_exit_2_for_pick_too(site, run, monkeypatch):
+    """pick asks the running Ollama for its release; a host that cannot be parsed is refused."""
+    monkeypatch.setenv("OLLAMA_HOST", "127.0.0.1:notaport")
+    one_line_error(run("pick", "phi4", *BUDGET), 2, "OLLAMA_HOST '127.0.0.1:notaport'")
