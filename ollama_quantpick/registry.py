@@ -144,14 +144,16 @@ class RangeStatusError(QuantpickError):
 
 
 def _iter_range(url: str, start: int, end: int, headers: dict[str, str] | None = None,
-                allow_hosts: Collection[str] | None = None) -> Iterator[bytes]:
+                allow_hosts: Collection[str] | None = None,
+                deadline: float | None = None) -> Iterator[bytes]:
     """Bytes [start, end) of `url`, as they arrive. A server that ignores Range (200, whole body)
     is read from the beginning, the first `start` bytes skipped, and cut off at `end`: never a
     multi-gigabyte download. `headers` go with the request (open_stream drops Authorization on a
-    redirect to another host); `allow_hosts` limits where a redirect may go."""
+    redirect to another host); `allow_hosts` limits where a redirect may go; `deadline` (a
+    time.monotonic() instant, default RANGE_DEADLINE_S from now) cuts off a server that trickles."""
     import requests
 
-    deadline = time.monotonic() + RANGE_DEADLINE_S
+    deadline = time.monotonic() + RANGE_DEADLINE_S if deadline is None else deadline
     try:
         with http.open_stream(url, {**(headers or {}), "Range": f"bytes={start}-{end - 1}"},
                               same_host=False, allow_hosts=allow_hosts) as r:
@@ -190,8 +192,9 @@ def read_header(url: str, what: str = "the model blob", *, headers: dict[str, st
     stopped); the download stops as soon as the tensor table ends."""
     parser = gguf.HeaderParser()
     have, n = 0, FIRST_RANGE
+    deadline = time.monotonic() + RANGE_DEADLINE_S  # one for all steps: a trickle cannot renew it
     while True:
-        for chunk in _iter_range(url, have, n, headers, allow_hosts):
+        for chunk in _iter_range(url, have, n, headers, allow_hosts, deadline):
             have += len(chunk)
             if parser.feed(chunk) is not None:
                 return parser.info  # type: ignore[return-value]

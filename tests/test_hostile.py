@@ -644,3 +644,28 @@ def test_malformed_ollama_host_is_exit_2_for_pick_too(site, run, monkeypatch):
     """pick asks the running Ollama for its release; a host that cannot be parsed is refused."""
     monkeypatch.setenv("OLLAMA_HOST", "127.0.0.1:notaport")
     one_line_error(run("pick", "phi4", *BUDGET), 2, "OLLAMA_HOST '127.0.0.1:notaport'")
+
+
+def test_a_trickling_blob_cannot_renew_the_header_deadline(httpserver, monkeypatch):
+    """One deadline for every Range step of a header, so a server sending a little at a time
+    cannot stretch the wait step by step."""
+    from werkzeug import Response
+
+    header = world.gguf_header("phi4", "14b", "q4_K_M")
+
+    def trickle(request):
+        start, end = (int(x) for x in request.headers["Range"][6:].split("-"))
+
+        def body():
+            for i in range(start, min(end + 1, len(header)), 16384):
+                time.sleep(0.05)
+                yield header[i:min(i + 16384, end + 1)]
+        return Response(body(), status=206)
+
+    httpserver.expect_request("/blob").respond_with_handler(trickle)
+    monkeypatch.setattr(registry, "FIRST_RANGE", 8 * 1024)
+    monkeypatch.setattr(registry, "RANGE_DEADLINE_S", 1.0)
+    started = time.monotonic()
+    with pytest.raises(http.QuantpickError, match="took over"):
+        registry.read_header(httpserver.url_for("/blob"))
+    assert time.monotonic() - started < 2  # a deadline per step: ~2.6 s here
