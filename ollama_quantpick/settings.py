@@ -242,6 +242,8 @@ def release(cfg: Config | None, flag: str | None = None, host: str | None = None
             from ollama_quantpick.sizes import shown
 
             note = f"Ollama answered /api/version with '{shown(answer)}', not a release"
+        if parsed == (0, 0, 0):  # a build from source says 0.0.0: its rules are today's
+            parsed, note = None, "the running Ollama is a development build (0.0.0)"
     return Release(parsed, "daemon") if parsed else Release(source="assumed", note=note)
 
 

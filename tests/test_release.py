@@ -168,3 +168,11 @@ def test_a_bad_config_version_is_refused(run, tmp_path):
     (tmp_path / "config.toml").write_text('[ollama]\nversion = "latest"\n')
     result = run("hw", "--vram", "24GiB", "--ram", "64GB")
     assert result.exit_code == 2 and "ollama.version" in result.stderr
+
+
+def test_a_development_build_is_predicted_as_the_newest(run, httpserver, monkeypatch):
+    httpserver.expect_request("/api/version").respond_with_json({"version": "0.0.0"})
+    monkeypatch.setenv("OLLAMA_HOST", httpserver.url_for("/").rstrip("/"))
+    out = hw_json(run)
+    assert out["version"] == "0.32.15" and out["source"] == "assumed"
+    assert "development build" in out["note"]
