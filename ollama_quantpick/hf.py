@@ -226,7 +226,10 @@ def list_files(ref: ModelRef) -> tuple[list[HubFile], http.Page]:
         for s in data.get("siblings") or []:
             lfs = s.get("lfs") or {}
             size = lfs.get("size", s.get("size"))
-            if isinstance(s.get("rfilename"), str) and isinstance(size, int):
+            # A size below 0 or past 16 TiB (or a bool) is no file size: the file is skipped
+            # rather than letting an absurd figure through the float arithmetic of the estimate.
+            if isinstance(s.get("rfilename"), str) and isinstance(size, int) and \
+                    not isinstance(size, bool) and 0 <= size <= registry.MAX_LAYER:
                 files.append(HubFile(s["rfilename"], size, lfs.get("sha256") or s.get("blobId")))
     except (ValueError, AttributeError, TypeError):
         raise QuantpickError(f"the Hugging Face Hub sent a file list quantpick cannot read "

@@ -109,9 +109,12 @@ class TagInfo:
 
 
 # `70b`, `1.5b`, `270m`, `8x7b`, `e4b`; `a3b` is the active size of an MoE (`30b-a3b`).
-_PARAMS_RE = re.compile(r"^(?:(\d+)x)?(\d+(?:\.\d+)?)([bm])$")
-_EFFECTIVE_RE = re.compile(r"^e(\d+(?:\.\d+)?)b$")
-_ACTIVE_RE = re.compile(r"^a(\d+(?:\.\d+)?)b$")
+# At most 6 digits (999,999b): a longer number is no parameter count (400 digits made an inf
+# that overflowed the ranking), so the word stays a variant.
+_NUM = r"([0-9]{1,6}(?:\.[0-9]{1,6})?)"
+_PARAMS_RE = re.compile(rf"^(?:([0-9]{{1,4}})x)?{_NUM}([bm])$")
+_EFFECTIVE_RE = re.compile(rf"^e{_NUM}b$")
+_ACTIVE_RE = re.compile(rf"^a{_NUM}b$")
 # Quant words: q4_K_M, q8_0, q3_K_S, iq2_xs, fp16, f16, bf16, fp32, mxfp4 (any case).
 _QUANT_RE = re.compile(
     r"^(?:(?P<q>q\d(?:_[0-9a-z]+)*)|(?P<iq>iq\d(?:_[a-z0-9]+)*)|(?P<f>fp16|f16|bf16|fp32|f32)"

@@ -669,3 +669,15 @@ def test_a_trickling_blob_cannot_renew_the_header_deadline(httpserver, monkeypat
     with pytest.raises(http.QuantpickError, match="took over"):
         registry.read_header(httpserver.url_for("/blob"))
     assert time.monotonic() - started < 2  # a deadline per step: ~2.6 s here
+
+
+@pytest.mark.parametrize("tag", ["9" * 400 + "b", "9" * 40 + "x7b", "8b-a" + "9" * 400 + "b",
+                                 "e" + "9" * 400 + "b", "0b"])
+def test_tag_names_with_absurd_sizes_are_no_sizes(site, run, tag):
+    """A page row named `999…9b` made params inf, which overflowed the ranking."""
+    page = (world.FIXTURES / "library" / "phi4.tags.html").read_text()
+    site.tags_html["phi4"] = page.replace("/library/phi4:14b-fp16", f"/library/phi4:{tag}")
+    result = run("tags", "phi4", *BUDGET)
+    assert result.exit_code == 0 and "Traceback" not in result.stderr, result.stderr
+    result = run("pick", "phi4", *BUDGET, "--size", tag.split("-")[0][:60])
+    assert result.exit_code in (0, 2) and "Traceback" not in result.stderr, result.stderr
