@@ -3,7 +3,6 @@ the architecture read from a GGUF header. This is where library, registry and gg
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 
 from ollama_quantpick import gguf, http, library, registry
@@ -13,7 +12,9 @@ from ollama_quantpick.gguf import GGUFInfo
 from ollama_quantpick.quants import Quant, lookup
 from ollama_quantpick.tagname import ModelRef, normalise_quant
 
-WORKERS = 8  # parallel manifest requests on a first, uncached listing
+# Parallel requests on a first, uncached listing: a model's manifests (qwen3 has 16) and its
+# headers (one per parameter size) each go out in one round instead of several.
+WORKERS = 16
 
 
 @dataclass
@@ -89,14 +90,17 @@ class Listing:
     artifacts: list[Artifact]
     cloud: list[library.Tag]
     page: object  # http.Page of the tags listing (age, cache state)
-    info: library.ModelInfo | None = None
+    # What the command should tell the user (a registry that gave no manifest, an unreadable
+    # header): collected here, rendered by the command, never printed from this module.
+    warnings: list[str] = field(default_factory=list)
 
 
 def _specificity(tag: library.Tag) -> tuple:
     return (tag.quant is not None, tag.params_b is not None, len(tag.tag))
 
 
-def _manifests(ref: ModelRef, tags: list[str]) -> dict[str, registry.Manifest | None]:
+def _manifests(ref: ModelRef, tags: list[str],
+               warnings: list[str]) -> dict[str, registry.Manifest | None]:
     refused: list[str] = []
 
     def one(tag: str):
@@ -112,8 +116,8 @@ def _manifests(ref: ModelRef, tags: list[str]) -> dict[str, registry.Manifest | 
     found = _map_manifests(one, tags)
     if refused:
         more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
-        print(f"warning: {sorted(refused)[0]}{more}; its size is the page's (estimated)",
-              file=sys.stderr)
+        warnings.append(f"warning: {sorted(refused)[0]}{more}; its size is the page's "
+                        "(estimated)")
     return found
 
 
@@ -123,7 +127,7 @@ def _map_manifests(one, tags: list[str]) -> dict[str, registry.Manifest | None]:
     return dict(http.parallel_map(one, tags, WORKERS))  # Ctrl-C never waits for the pool
 
 
-def load(ref: ModelRef, *, registry_data: bool = True, fetched: tuple | None = None) -> Listing:
+def load(ref: ModelRef, *, fetched: tuple | None = None) -> Listing:
     """Scrape the tags page, group tags that share a digest, read exact sizes from the registry.
     `fetched`: the (tags, page) of library.fetch_tags when the caller already has them. A Hugging
     Face repo (`hf.co/OWNER/REPO`) is listed from the Hub instead (hf.py)."""
@@ -135,17 +139,18 @@ def load(ref: ModelRef, *, registry_data: bool = True, fetched: tuple | None = N
     local = [t for t in tags if not t.cloud]
     cloud = [t for t in tags if t.cloud]
     manifests: dict[str, registry.Manifest | None] = {}
-    if registry_data and local:
+    warnings: list[str] = []
+    if local:
         # One manifest per digest the page shows; every tag where it shows none.
         wanted, seen = [], set()
         for t in sorted(local, key=_specificity, reverse=True):
             if t.digest is None or t.digest not in seen:
                 wanted.append(t.tag)
                 seen.add(t.digest)
-        manifests = _manifests(ref, wanted)
-        if local and not any(manifests.values()):
-            print(f"warning: the registry gave no manifest for {ref.display}; sizes and fit are "
-                  "estimated from the page", file=sys.stderr)
+        manifests = _manifests(ref, wanted, warnings)
+        if not any(manifests.values()):
+            warnings.append(f"warning: the registry gave no manifest for {ref.display}; sizes "
+                            "and fit are estimated from the page")
     groups: dict[str, list[library.Tag]] = {}
     for t in local:
         m = manifests.get(t.tag)
@@ -168,7 +173,7 @@ def load(ref: ModelRef, *, registry_data: bool = True, fetched: tuple | None = N
         artifacts.append(Artifact(head, [alias.tag for alias in members[1:]], manifest))
     _fill_from_config(ref, artifacts)
     artifacts.sort(key=lambda a: (a.download_bytes, a.name))
-    return Listing(ref, artifacts, cloud, page)
+    return Listing(ref, artifacts, cloud, page, warnings)
 
 
 def _fill_from_config(ref: ModelRef, artifacts: list[Artifact]) -> None:
@@ -207,35 +212,45 @@ def attach_params(ref: ModelRef, artifacts: list[Artifact]) -> None:
         a.num_ctx = seen[layer.digest]
 
 
-def attach_arch(ref: ModelRef, artifacts: list[Artifact], exact: Artifact | None = None) -> None:
-    """Read one GGUF header per parameter size (the smallest blob's) and scale it to the sibling
-    quants; `exact` gets its own header. Without a header: a marked fallback."""
+def attach_arch(ref: ModelRef, artifacts: list[Artifact], exact: Artifact | None = None) -> list[str]:
+    """Read one GGUF header per parameter size (the smallest blob's), all sizes at once, and scale
+    it to the sibling quants; `exact` gets its own header. Without a header: a marked fallback.
+    Returns the warnings for the user (the first unreadable header)."""
     if ref.is_hf:
         from ollama_quantpick import hf
 
-        return hf.attach_arch(ref, artifacts, exact)
+        hf.attach_arch(ref, artifacts, exact)
+        return []
     groups: dict[tuple, list[Artifact]] = {}
     for a in artifacts:
         groups.setdefault((a.tag.params_b, a.tag.active_params_b), []).append(a)
-    warned = False
+    refs = []
     for members in groups.values():
         ordered = sorted(members, key=lambda a: (a is not exact, a.model_bytes))
-        ref_art = next((a for a in ordered if a.manifest and a.manifest.model_layer), None)
-        header = None
-        if ref_art is not None:
-            try:
-                header = registry.gguf_info(ref, ref_art.manifest.model_layer.digest)
-                if header.tensor_bytes > ref_art.model_bytes:
-                    # The blob cannot hold the tensors its header lists: the header lies.
-                    raise gguf.GGUFError(
-                        f"the header of {ref_art.name} lists {header.tensor_bytes} bytes of "
-                        f"tensors in a {ref_art.model_bytes}-byte blob; not trusted")
-            except InputError:
-                raise
-            except QuantpickError as exc:
-                if not warned:
-                    print(f"warning: {exc}; using a size-based estimate", file=sys.stderr)
-                    warned = True
+        refs.append(next((a for a in ordered if a.manifest and a.manifest.model_layer), None))
+
+    def header_of(ref_art: Artifact | None) -> tuple[GGUFInfo | None, str | None]:
+        if ref_art is None or ref_art.manifest is None or ref_art.manifest.model_layer is None:
+            return None, None
+        try:
+            header = registry.gguf_info(ref, ref_art.manifest.model_layer.digest)
+            if header.tensor_bytes > ref_art.model_bytes:
+                # The blob cannot hold the tensors its header lists: the header lies.
+                raise gguf.GGUFError(
+                    f"the header of {ref_art.name} lists {header.tensor_bytes} bytes of "
+                    f"tensors in a {ref_art.model_bytes}-byte blob; not trusted")
+            return header, None
+        except InputError:
+            raise
+        except QuantpickError as exc:
+            return None, f"warning: {exc}; using a size-based estimate"
+
+    wanted = [r for r in refs if r is not None]
+    found = dict(zip(map(id, wanted), http.parallel_map(header_of, wanted, WORKERS)
+                     if len(wanted) > 1 else map(header_of, wanted)))
+    warnings = [w for _, w in found.values() if w][:1]
+    for members, ref_art in zip(groups.values(), refs):
+        header = found[id(ref_art)][0] if ref_art is not None else None
         for a in members:
             if a.tag.context is None and header is not None:
                 a.tag.context = header.context_length  # the older page layout shows none
@@ -246,3 +261,4 @@ def attach_arch(ref: ModelRef, artifacts: list[Artifact], exact: Artifact | None
             else:
                 a.arch = fallback_arch(a.tag.params_b, a.model_bytes, a.tag.context)
                 a.arch_source = "fallback"
+    return warnings

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from urllib.parse import quote, urlsplit
 
@@ -300,7 +301,8 @@ def http_base() -> str:
 
 
 def fetch_tags(ref: ModelRef) -> tuple[list[Tag], http.Page]:
-    """Fetch and parse the tags page; unknown model → InputError (exit 2) with close matches."""
+    """Fetch and parse the tags page (the parse memoized in facts.py, so a cached page is not
+    parsed again); unknown model → InputError (exit 2) with close matches."""
     url = tags_url(ref)
     page = http.get_text(url)
     if page.status == 404:
@@ -310,7 +312,12 @@ def fetch_tags(ref: ModelRef) -> tuple[list[Tag], http.Page]:
     if page.status != 200:
         raise QuantpickError(f"{http.host_of(url)} answered HTTP {page.status} for "
                              f"{http.redact(url)}")
-    return parse_tags_page(page.text, ref, url), page
+    from ollama_quantpick import facts
+
+    tags = facts.parsed("tags", page.text, lambda text: parse_tags_page(text, ref, url),
+                        lambda tags: [asdict(t) for t in tags],
+                        lambda rows: [Tag(**row) for row in rows], context=ref.page_path)
+    return tags, page
 
 
 def suggest(ref: ModelRef) -> str:
@@ -356,10 +363,31 @@ def parse_model_page(html: str, ref: ModelRef) -> ModelInfo:
                      badges("x-test-size"))
 
 
+def model_info_later(ref: ModelRef) -> Callable[[], ModelInfo | None]:
+    """Start reading the model page now, in a daemon thread (so it never holds up Ctrl-C), while
+    the caller does other work; call the result to get it (fetch_model_info's answer)."""
+    import threading
+
+    box: list[ModelInfo | None] = []
+    thread = threading.Thread(target=lambda: box.append(fetch_model_info(ref)), daemon=True)
+    thread.start()
+
+    def result() -> ModelInfo | None:
+        thread.join()
+        return box[0] if box else None
+    return result
+
+
 def fetch_model_info(ref: ModelRef) -> ModelInfo | None:
-    """The model page, or None when it cannot be had (it only decorates the output)."""
+    """The model page (parsed, cached as facts), or None when it cannot be had (it only
+    decorates the output)."""
+    from ollama_quantpick import facts
+
     try:
         page = http.get_text(f"{http_base()}{quote(ref.page_path)}")
-        return parse_model_page(page.text, ref) if page.status == 200 else None
+        if page.status != 200:
+            return None
+        return facts.parsed("model-page", page.text, lambda text: parse_model_page(text, ref),
+                            asdict, lambda d: ModelInfo(**d), context=ref.page_path)
     except QuantpickError:
         return None

@@ -12,7 +12,7 @@ from ollama_quantpick.budget import Budget
 from ollama_quantpick.errors import InputError, NothingFits, UnknownModel
 from ollama_quantpick.quants import data
 from ollama_quantpick.release import Release
-from ollama_quantpick.score import Candidate, Choice, Option, decide, explain, nothing_fits, rank
+from ollama_quantpick.score import Candidate, Choice, Option, best_option, explain, nothing_fits, rank
 from ollama_quantpick.sizes import format_bytes
 from ollama_quantpick.tagname import ModelRef, parse_tag
 
@@ -52,6 +52,12 @@ class Plan:
     target: art.Artifact | None = None  # the artifact an explicit MODEL:TAG names
     options: list[Option] = field(default_factory=list)  # the (context, KV cache) ways tried
     listings: list[art.Listing] = field(default_factory=list)  # one per model, request order
+
+    @property
+    def warnings(self) -> list[str]:
+        """What the command should tell the user about how the answer was reached (each once)."""
+        return list(dict.fromkeys(w for lst in self.listings or [self.listing]
+                                  for w in lst.warnings))
 
     def artifact(self, name: str) -> art.Artifact:
         """The artifact behind a candidate's name, whichever model it belongs to."""
@@ -257,7 +263,8 @@ def _model_pool(listing: art.Listing, ref: ModelRef, req: Request
         if len(req.refs) == 1:
             raise
         return [], None  # several models: --size picks among those that have the size
-    art.attach_arch(ref, listing.artifacts if target is None else [target], exact=target)
+    listing.warnings += art.attach_arch(ref, listing.artifacts if target is None else [target],
+                                        exact=target)
     art.attach_params(ref, arts)
     return arts, target
 
@@ -295,7 +302,7 @@ def plan(req: Request, *, decide_pick: bool = True) -> Plan:
         return result
     base, alts = options(req, pool, default, ladder)
     result.options = [base, *alts]
-    outcome = decide(base, alts, req.task, req.prefer, req.min_speed, budget_label(req.budget),
+    outcome = best_option(base, alts, req.task, req.prefer, req.min_speed, budget_label(req.budget),
                      default)
     if outcome is not None:
         result.choice, result.ctx = outcome, outcome.ctx
@@ -344,7 +351,7 @@ def find_alternatives(req: Request, result: Plan, limit: int = 3) -> tuple[list[
         sub = replace(req, ref=ref, others=(), size=None)
         default = release_ctx(sub, arts)
         base, alts = options(sub, arts, default, ctx_ladder(sub, default))
-        outcome = decide(base, alts, req.task, req.prefer, req.min_speed, budget_label(req.budget),
+        outcome = best_option(base, alts, req.task, req.prefer, req.min_speed, budget_label(req.budget),
                          default)
         if outcome is not None:
             picks.append(outcome.pick)

@@ -331,7 +331,7 @@ class Option:
         return self.ranked[0] if self.ranked and self.ranked[0].picked else None
 
 
-def decide(base: Option, alternatives: list[Option], task: str, prefer: str,
+def best_option(base: Option, alternatives: list[Option], task: str, prefer: str,
            min_speed: float | None, budget_label: str, default_ctx: int) -> Choice | None:
     """Take `base` (Ollama's context, or the task's floor when that is higher) unless an
     alternative (a q8_0 KV cache, then smaller contexts) lets a better tag run fully on the GPU,

@@ -226,18 +226,18 @@ def test_a_smaller_context_is_suggested_only_for_a_better_tag_on_the_gpu():
                base=True)
     same = opt(8192, cand("q4_K_M", 14, 18, "gpu", tps=65))
     dense = opt(8192, cand("q4_K_M", 32, 22, "gpu", tps=36))
-    kept = score.decide(base, [same], "code", "balanced", 2.65, "24 GB", 32768)
+    kept = score.best_option(base, [same], "code", "balanced", 2.65, "24 GB", 32768)
     assert kept.ctx == 32768 and kept.decided != "context" and not kept.settings
-    moved = score.decide(base, [same, dense], "code", "balanced", 2.65, "24 GB", 32768)
+    moved = score.best_option(base, [same, dense], "code", "balanced", 2.65, "24 GB", 32768)
     assert moved.pick.params_b == 32 and moved.ctx == 8192 and moved.decided == "context"
     assert moved.settings == {"OLLAMA_CONTEXT_LENGTH": "8192"}
     assert "at 32K with an f16 KV cache m:14b-q4_K_M would run fully on the GPU" in moved.reason
     # a tag only a little better is not worth leaving Ollama's context for
     tiny = opt(8192, cand("q4_K_M", 14, 18, "gpu", tps=65))
-    assert score.decide(opt(32768, cand("q4_K_S", 14, 19, "gpu", tps=60), base=True), [tiny], "code",
+    assert score.best_option(opt(32768, cand("q4_K_S", 14, 19, "gpu", tps=60), base=True), [tiny], "code",
                         "balanced", 2.65, "24 GB", 32768).ctx == 32768
     # nothing at the default: the first alternative that picks anything, split or not
     none = opt(32768, cand("q4_K_M", 70, 60, "no"), base=True)
-    rescue = score.decide(none, [opt(8192, cand("q2_K", 70, 26, "split", tps=6))], "code",
+    rescue = score.best_option(none, [opt(8192, cand("q2_K", 70, 26, "split", tps=6))], "code",
                           "balanced", 2.65, "24 GB", 32768)
     assert rescue.pick.quant.name == "q2_K" and rescue.ctx == 8192

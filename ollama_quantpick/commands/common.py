@@ -228,13 +228,27 @@ def stale_note(page) -> None:
              f"{http.describe_age(page.age_s)} ago")
 
 
-def choose(model, cfg: config_mod.Config, budget: Budget, **opts):
-    """Build the request, decide, and note a stale cache: (plan, candidate or None, reason)."""
-    from ollama_quantpick.planner import choose as decide
-
-    result, pick, reason = decide(make_request(model, cfg, budget, **opts))
+def plan_notes(result) -> None:
+    """What the plan collected for the user: stale cached pages, then its warnings."""
     for listing in result.listings or [result.listing]:
         stale_note(listing.page)
+    for warning in result.warnings:  # one line each, as printed before they were collected
+        click.echo(warning, err=True)
+
+
+def decide_and_note(model, cfg: config_mod.Config, budget: Budget, **opts):
+    """Build the request, call planner.choose (the one decision entry point), and print the
+    plan's notes: (plan, candidate or None, reason)."""
+    from ollama_quantpick.errors import NothingFits
+    from ollama_quantpick.planner import choose
+
+    try:
+        result, pick, reason = choose(make_request(model, cfg, budget, **opts))
+    except NothingFits as exc:
+        if exc.plan is not None:
+            plan_notes(exc.plan)
+        raise
+    plan_notes(result)
     if pick is not None:  # a "no" stays one line
         note_release(result.request.release)
     return result, pick, reason

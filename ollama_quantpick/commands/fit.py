@@ -35,6 +35,7 @@ def command(model, ctx, kv_cache, vram, ram, gpu, offline, refresh, as_json):
         raise InputError(f"fit needs MODEL:TAG, e.g. {req.ref.display}:latest; "
                          f"'quantpick tags {req.ref.display}' lists them")
     result = plan(req, decide_pick=False)
+    common.plan_notes(result)
     common.note_release(req.release)
     c = result.ranked[0]
     est = c.estimate

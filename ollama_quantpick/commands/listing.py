@@ -19,7 +19,7 @@ def judge(name: str, digest: str, cfg, budget) -> dict:
            "other_pick": None, "note": None}
     try:
         try:
-            result, pick, _ = common.choose(model, cfg, budget)
+            result, pick, _ = common.decide_and_note(model, cfg, budget)
         except NothingFits as exc:
             if exc.plan is None:
                 raise

@@ -32,7 +32,7 @@ def command(models, task, ctx, kv_cache, prefer, min_speed, size, vram, ram, gpu
 
     cfg, budget = common.prepare(offline, refresh, vram, ram, gpu)
     try:
-        result, pick, reason = common.choose(models, cfg, budget, task=task, ctx=ctx,
+        result, pick, reason = common.decide_and_note(models, cfg, budget, task=task, ctx=ctx,
                                              kv_cache=kv_cache, prefer=prefer,
                                              min_speed=min_speed, size=size)
     except NothingFits as exc:

@@ -80,7 +80,7 @@ def command(models, task, ctx, kv_cache, prefer, min_speed, size, vram, ram, gpu
     from ollama_quantpick.commands.answers import answer_json
 
     try:
-        result, pick, reason = common.choose(models, cfg, budget, task=task, ctx=ctx,
+        result, pick, reason = common.decide_and_note(models, cfg, budget, task=task, ctx=ctx,
                                              kv_cache=kv_cache, prefer=prefer,
                                              min_speed=min_speed, size=size)
     except NothingFits as exc:

@@ -55,7 +55,7 @@ def command(config_path, dry_run, host, vram, ram, gpu, offline, refresh, yes, q
                               release=common.resolve_release(cfg))
     for item in items:
         for warning in item.warnings:
-            common.note(f"{item.model}: {warning}")
+            click.echo(f"{item.model}: {warning}", err=True)
     if not as_json:
         _print_table(items, ["MODEL", "TASK", "CHOSEN TAG", "SIZE", "INSTALLED", "ACTION"],
                      lambda i: [i.model, i.task, i.tag or "-", _size(i),

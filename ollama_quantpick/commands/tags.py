@@ -150,9 +150,13 @@ def command(models, task, ctx, kv_cache, prefer, min_speed, size, vram, ram, gpu
     cfg, budget = common.prepare(offline, refresh, vram, ram, gpu)
     req = common.make_request(models, cfg, budget, task=task, ctx=ctx, kv_cache=kv_cache,
                               prefer=prefer, min_speed=min_speed, size=size)
+    infos = None
+    if not as_json:  # the model pages (description, badges) load while the plan is made
+        from ollama_quantpick.library import model_info_later
+
+        infos = {ref: model_info_later(ref) for ref in req.refs if not ref.is_hf}
     result = plan(req)
-    for listing in result.listings:
-        common.stale_note(listing.page)
+    common.plan_notes(result)
     common.note_release(req.release)
     by_name = {a.name: a for lst in result.listings for a in lst.artifacts}
     several = len(req.refs) > 1
@@ -167,8 +171,6 @@ def command(models, task, ctx, kv_cache, prefer, min_speed, size, vram, ram, gpu
                "cloud": [cloud_json(t, ref) for ref, t in cloud] if show_all else []}
         common.echo_json(out)
         return
-    from ollama_quantpick.library import fetch_model_info
-
     width = 10**6 if wide else terminal_width()
 
     def say(text: str, err: bool = False) -> None:
@@ -177,7 +179,7 @@ def command(models, task, ctx, kv_cache, prefer, min_speed, size, vram, ram, gpu
 
     for ref in req.refs:
         # the model page (description and capability badges); a Hub repo has none there
-        if not ref.is_hf and (info := fetch_model_info(ref)):
+        if infos and ref in infos and (info := infos[ref]()):
             badges = f" [{', '.join(info.capabilities)}]" if info.capabilities else ""
             about = (info.description or "").strip()
             room = min(width, 100) - len(ref.display) - 2 - len(badges)

@@ -1,0 +1,42 @@
+"""Parsed answers (a model's tags, its model page) kept beside the raw pages they came from.
+
+A cached answer then needs only a lookup: it imports neither the HTML parser nor `requests`, so a
+cached `pick` or `tags` starts about as fast as `quantpick --version`.
+
+The raw page stays the source of truth: http.get_text still decides freshness (TTL), `--offline`,
+`--refresh` and the stale fallback from the raw entry and its age. A parsed entry is keyed by
+the SHA-256 of the exact page text it was parsed from (the validator), the parser's kind and
+`SCHEMA` (the version of what is stored): a changed page, a garbled raw entry or a newer
+quantpick makes it a miss, never a misread.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from ollama_quantpick import http
+
+SCHEMA = 1  # bump when what `encode` stores changes
+T = TypeVar("T")
+
+
+def parsed(kind: str, text: str, parse: Callable[[str], T], encode: Callable[[T], Any],
+           decode: Callable[[Any], T], context: str = "") -> T:
+    """`parse(text)`, memoized on disk by the text's SHA-256 (and `context`, e.g. the model the
+    page belongs to). A parse error is raised as usual and nothing is stored."""
+    source = hashlib.sha256(text.encode("utf-8", errors="surrogatepass")).hexdigest()
+    key = f"facts|v{SCHEMA}|{kind}|{context}|{source}"
+    if not http.settings.refresh:
+        entry = http.read_cache(key)
+        if entry is not None and entry.get("schema") == SCHEMA and entry.get("source") == source:
+            try:
+                return decode(entry["facts"])
+            except (KeyError, TypeError, ValueError):
+                pass  # garbled or written by another build: parse again
+    value = parse(text)
+    http.write_cache(key, {"schema": SCHEMA, "kind": kind, "context": context, "source": source,
+                           "fetched_at": time.time(), "facts": encode(value)})
+    return value

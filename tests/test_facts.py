@@ -1,0 +1,58 @@
+"""facts.py: parsed pages memoized by their text, so a cached answer is a lookup."""
+
+import os
+import subprocess
+import sys
+
+import world
+from ollama_quantpick import facts, http
+
+
+def test_a_page_is_parsed_once_and_again_only_when_its_text_changes():
+    calls = []
+
+    def parse(text):
+        calls.append(text)
+        return {"n": len(text)}
+
+    args = (parse, lambda v: v, lambda d: {"n": int(d["n"])})
+    assert facts.parsed("k", "abc", *args) == {"n": 3}
+    assert facts.parsed("k", "abc", *args) == {"n": 3}
+    assert calls == ["abc"]
+    assert facts.parsed("k", "abcd", *args) == {"n": 4} and calls == ["abc", "abcd"]
+    assert facts.parsed("k", "abc", *args, context="other model") == {"n": 3} and len(calls) == 3
+    http.settings.refresh = True  # --refresh parses again
+    facts.parsed("k", "abc", *args)
+    assert len(calls) == 4
+
+
+def test_a_garbled_or_older_entry_is_parsed_again(monkeypatch):
+    calls = []
+    args = (lambda t: calls.append(t) or [t], lambda v: v, lambda d: [str(d[0])])
+    facts.parsed("k", "x", *args)
+    monkeypatch.setattr(facts, "SCHEMA", facts.SCHEMA + 1)  # a newer build: a miss, not a misread
+    assert facts.parsed("k", "x", *args) == ["x"] and len(calls) == 2
+    monkeypatch.undo()
+    for path in http._cache_path("x").parent.parent.rglob("*.json"):
+        path.write_text('{"fetched_at": 1, "schema": 1, "facts": ')
+    assert facts.parsed("k", "x", *args) == ["x"] and len(calls) == 3
+
+
+def test_a_cached_answer_imports_neither_the_html_parser_nor_requests(httpserver, tmp_path):
+    base, _ = world.serve_http(httpserver)
+    env = dict(os.environ, QUANTPICK_LIBRARY_URL=base, QUANTPICK_REGISTRY_URL=base,
+               QUANTPICK_CACHE_DIR=str(tmp_path / "c"), QUANTPICK_CONFIG=str(tmp_path / "x.toml"),
+               OLLAMA_HOST="127.0.0.1:9")
+    args = ["pick", "phi4", "--vram", "24GB", "--ram", "64GB"]
+    cold = subprocess.run([sys.executable, "-X", "importtime", "-m", "ollama_quantpick", *args],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert cold.returncode == 0, cold.stderr
+    warm = subprocess.run([sys.executable, "-X", "importtime", "-m", "ollama_quantpick", *args,
+                           "--offline"], env=env, capture_output=True, text=True, timeout=120)
+    assert warm.returncode == 0 and warm.stdout == cold.stdout
+
+    def modules(stderr):
+        return {line.split("|")[-1].strip().split(".")[0] for line in stderr.splitlines()
+                if line.startswith("import time:")}
+    assert "requests" in modules(cold.stderr)  # the check can fail: the cold run fetched
+    assert not {"bs4", "requests", "urllib3", "soupsieve"} & modules(warm.stderr)
