@@ -166,7 +166,9 @@ class Shape:
 # num_experts / num_experts_per_tok / moe_intermediate_size).
 SHAPES = [
     Shape("llama3-8b", "llama", 4096, 32, 8, 128, 14336, 128256, 32, 131072),  # meta-llama/Llama-3.1-8B
-    Shape("llama3-70b", "llama", 8192, 64, 8, 128, 28672, 128256, 80, 131072, depths=(1, 2)),
+    # Depth 1 is not used: a 1-layer file reserved 88.01 MiB where 2 and 3 layers reserve 240.01 (ctx 8K,
+    # ub 512, FA on; run of 2026-11-29), so the "does not grow with depth" rule starts at 2 layers.
+    Shape("llama3-70b", "llama", 8192, 64, 8, 128, 28672, 128256, 80, 131072, depths=(2, 3)),
     Shape("qwen3-8b", "qwen3", 4096, 32, 8, 128, 12288, 151936, 36, 40960),  # Qwen/Qwen3-8B
     Shape("qwen3-32b", "qwen3", 5120, 64, 8, 128, 25600, 151936, 64, 40960),  # Qwen/Qwen3-32B
     Shape("qwen3-30b-a3b", "qwen3moe", 2048, 32, 4, 128, 6144, 151936, 48, 40960,  # Qwen/Qwen3-30B-A3B
@@ -435,6 +437,114 @@ def measure(server: Path, only: list[str] | None, quick: bool, timeout: float, t
     return doc
 
 
+# --------------------------------------------------------------------------------------------- compare
+
+MIB = 2**20
+# The issue's bar: KV exact (the engine logs each buffer in MiB with two decimals), compute within 10 %
+# or 64 MiB, whichever is larger.
+KV_TOL_MIB = 0.005
+COMPUTE_TOL = (0.10, 64.0)
+
+
+def quantpick_figures(info, st: Setting) -> tuple[float, float]:
+    """(KV MiB, compute MiB) from quantpick's fit estimator for this shape and these settings.
+
+    Run through `fit.estimate` on a GPU budget large enough for everything, so the figures are the
+    ones the placement uses. Metal is named because, like the CPU backend measured here, it has no
+    CUDA-only F16 copy of a quantized K/V in its compute buffer.
+    """
+    from ollama_quantpick.budget import Budget
+    from ollama_quantpick.estimators import fit
+    from ollama_quantpick.estimators.base import Model, Run
+    from ollama_quantpick.quants import lookup
+
+    budget = Budget(gpu_free=[2**40], ram_bytes=2**40, library="metal")
+    run = Run(st.ctx, st.np, st.kv, st.fa == "on", batch=st.ubatch)
+    est = fit.estimate(Model(info, info.tensor_bytes), lookup("q4_0"), budget, run)
+    return est.kv_bytes / MIB, est.graph_bytes / MIB
+
+
+def _header(path: Path):
+    from ollama_quantpick.gguf import NeedMore, parse_header
+
+    size = 1 << 20
+    while True:
+        with open(path, "rb") as f:
+            data = f.read(size)
+        try:
+            return parse_header(data)
+        except NeedMore as more:
+            size = max(more.needed, size * 2)
+
+
+def compare(doc: dict) -> list[dict]:
+    """One row per measured run: llama.cpp's KV and compute, quantpick's, the error, and a verdict."""
+    headers: dict[tuple[str, int], object] = {}
+    shapes = {s.name: s for s in SHAPES}
+    rows = []
+    for r in doc.get("runs", []):
+        if r.get("status") != "ok" or r["shape"] not in shapes:
+            continue
+        s, depth, st = shapes[r["shape"]], r["depth"], Setting(**r["setting"])
+        key = (s.name, depth)
+        if key not in headers:
+            headers[key] = _header(write_gguf(s, depth, CACHE / "gguf" / f"{s.name}-d{depth}.gguf"))
+        kv_q, comp_q = quantpick_figures(headers[key], st)
+        kv_l, comp_l = sum(r["kv_lines"]), sum(r["compute"].values())
+        tol = max(COMPUTE_TOL[0] * comp_l, COMPUTE_TOL[1])
+        rows.append({"shape": s.name, "depth": depth, **asdict(st),
+                     "kv_llama": kv_l, "kv_quantpick": round(kv_q, 2),
+                     # each logged line is rounded to 0.01 MiB (an iSWA cache logs two)
+                     "kv_ok": abs(kv_q - kv_l) <= KV_TOL_MIB * max(1, len(r["kv_lines"])) + 1e-9,
+                     "compute_llama": comp_l, "compute_quantpick": round(comp_q, 2),
+                     "compute_err_pct": round(100 * (comp_q - comp_l) / comp_l, 1) if comp_l else None,
+                     "compute_ok": abs(comp_q - comp_l) <= tol})
+    return rows
+
+
+def table(rows: list[dict], np_only: int | None = None) -> str:
+    """Markdown: shape × settings → llama.cpp's figure, quantpick's, error."""
+    out = ["| shape (layers) | ctx | ub | FA | KV type | np | KV llama.cpp | KV quantpick | "
+           "compute llama.cpp | compute quantpick | error |",
+           "|---|---:|---:|---|---|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        if np_only and r["np"] != np_only:
+            continue
+        miss = "" if r["kv_ok"] and r["compute_ok"] else " **miss**"
+        out.append(f"| {r['shape']} ({r['depth']}) | {r['ctx']} | {r['ubatch']} | {r['fa']} | {r['kv']} | "
+                   f"{r['np']} | {r['kv_llama']:.2f} | {r['kv_quantpick']:.2f} | {r['compute_llama']:.2f} | "
+                   f"{r['compute_quantpick']:.2f} | {r['compute_err_pct']:+.1f} %{miss} |")
+    return "\n".join(out)
+
+
+def depth_table(doc: dict) -> str:
+    """The compute buffer of the same settings at a shape's two depths (it should not change)."""
+    by: dict[tuple, dict[int, float]] = {}
+    for r in doc.get("runs", []):
+        if r.get("status") == "ok":
+            key = (r["shape"], json.dumps(r["setting"], sort_keys=True))
+            by.setdefault(key, {})[r["depth"]] = sum(r["compute"].values())
+    out = ["| shape | ctx | ub | FA | compute at depth a | at depth b |", "|---|---:|---:|---|---:|---:|"]
+    for (name, st), d in by.items():
+        if len(d) == 2:
+            s = json.loads(st)
+            (da, ca), (db, cb) = sorted(d.items())
+            out.append(f"| {name} | {s['ctx']} | {s['ubatch']} | {s['fa']} | {ca:.2f} ({da} layers) | "
+                       f"{cb:.2f} ({db} layers) |")
+    return "\n".join(out)
+
+
+def summary(rows: list[dict]) -> str:
+    out = ["| shape | rows | KV exact | compute within bar | compute error range |",
+           "|---|---:|---:|---:|---|"]
+    for name in dict.fromkeys(r["shape"] for r in rows):
+        mine = [r for r in rows if r["shape"] == name]
+        errs = [r["compute_err_pct"] for r in mine]
+        out.append(f"| {name} | {len(mine)} | {sum(r['kv_ok'] for r in mine)} | "
+                   f"{sum(r['compute_ok'] for r in mine)} | {min(errs):+.1f} … {max(errs):+.1f} % |")
+    return "\n".join(out)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -445,6 +555,8 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--quick", action="store_true", help="a smaller grid (ctx 2K/32K, ub 512/2048, np 1)")
     m.add_argument("--timeout", type=float, default=180, help="seconds one server start may take")
     m.add_argument("-t", "--threads", type=int, default=1)
+    c = sub.add_parser("compare", help="llama.cpp's figures vs quantpick's fit estimator")
+    c.add_argument("--markdown", type=Path, help="also write the full table to this file")
     args = ap.parse_args(argv)
     if args.cmd == "build":
         server = build(args.jobs)
@@ -454,6 +566,23 @@ def main(argv: list[str] | None = None) -> int:
         if server is None:
             raise Missing("no llama-server: run `python bench/calibrate.py build` first")
         measure(server, args.only, args.quick, args.timeout, args.threads)
+    elif args.cmd == "compare":
+        if not CALIBRATION_JSON.exists():
+            raise Missing(f"no {CALIBRATION_JSON.name}: run `python bench/calibrate.py measure` first")
+        doc = json.loads(CALIBRATION_JSON.read_text())
+        rows = compare(doc)
+        print(summary(rows))
+        misses = [r for r in rows if not (r["kv_ok"] and r["compute_ok"])]
+        print(f"\n{len(rows) - len(misses)} of {len(rows)} rows within the bar; llama.cpp "
+              f"{doc['llama_cpp'].get('commit')} ({doc['llama_cpp'].get('server_version')})")
+        if args.markdown:
+            args.markdown.write_text(
+                f"# llama-server vs quantpick's fit estimator, every measured row\n\n"
+                f"Written by `python bench/calibrate.py compare --markdown {args.markdown.name}` from "
+                f"calibration.json (llama.cpp {doc['llama_cpp'].get('commit')}, "
+                f"{doc['llama_cpp'].get('backend')} backend). MiB as llama-server logs them.\n\n"
+                f"{summary(rows)}\n\n## Compute buffer at two depths\n\n{depth_table(doc)}\n\n"
+                f"## Every row\n\n{table(rows)}\n")
     return 0
 
 

@@ -215,22 +215,39 @@ def kv_layers(arch: GGUFInfo, ctx: int, parallel: int, kv_type: str, ubatch: int
 
 def compute_bytes(arch: GGUFInfo, n_ctx_seq: int, ubatch: int, n_outputs: int, flash: bool,
                   swa_cells: int = 0) -> int:
-    """The compute buffer one device reserves for the prompt graph. DERIVED, not fitted: the KQ
-    mask (f16 with flash attention, f32 without) plus the larger of the logits phase and the
-    layer phase (ggml's allocator reuses memory between them); without flash attention the
-    layer phase holds the n_head × n_kv × n_ubatch scores. Checked against logged buffers in
-    docs/memory.md (within ~5 %); calibrate against `compute buffer size` log lines."""
+    """The compute buffer one device reserves for the prompt graph (`sched_reserve`).
+
+    FITTED to llama-server's own `compute buffer size` lines (bench/calibrate.py over 8 real shapes ×
+    ctx 2K/8K/32K × ub 512/1024/2048 × FA on/off × f16/q8_0 × np 1/2; llama.cpp 0c1e57098, CPU
+    backend; raw lines in bench/calibration.json, table in bench/RESULTS.md). Per ubatch token, in
+    f32 floats, with q = n_head·d_k:
+    - the KQ mask(s), f16 with flash attention and f32 without: n_ctx_seq (+ SWA cells) entries;
+    - the FFN phase: 3·F + 3·n_embd + q, F = n_ff (dense) or used experts × n_ff_exp (MoE), plus
+      the down projection's output D (n_embd, or used × n_embd for MoE) when it is wider than the
+      2·F that gate and up free (measured: qwen3-30b-a3b adds it, gpt-oss-20b does not);
+    - without flash attention, the attention phase instead when larger: the n_head·n_ctx_seq
+      scores plus q + n_head·d_v + 3·n_embd + n_head_kv·(d_k + d_v).
+    The compute buffer does not grow with depth (measured at two depths per shape from 2 layers;
+    a 1-layer file reserves less). Logits (4·n_vocab·n_outputs) matter only when the reserve
+    outputs every token (v0.30.0). Not measured here: CUDA/Metal backends, MLA, recurrent layers."""
     el = 2 if flash else 4
-    mask = n_ctx_seq * ubatch * el + swa_cells * ubatch * el
-    head_dim = arch.key_length or (arch.embedding_length // max(1, arch.head_count))
-    ff = arch.feed_forward_length
+    mask = (n_ctx_seq + swa_cells) * ubatch * el
+    e = arch.embedding_length
+    dk = arch.key_length or (e // max(1, arch.head_count))
+    dv = arch.value_length or dk
+    q = arch.head_count * dk
     if arch.expert_count and arch.expert_used_count:
-        eff = arch.expert_feed_forward_length or ff
-        ff = int(1.5 * arch.expert_used_count * eff)
-    act = 4 * ubatch * (arch.embedding_length + max(ff, arch.head_count * head_dim))
-    kq = 0 if flash else 4 * arch.head_count * n_ctx_seq * ubatch
-    logits = 4 * arch.vocab_size * n_outputs + 4 * ubatch * arch.embedding_length
-    return mask + max(logits, kq + act)
+        width = arch.expert_used_count * (arch.expert_feed_forward_length or arch.feed_forward_length)
+        down = arch.expert_used_count * e
+    else:
+        width, down = arch.feed_forward_length, e
+    ffn = 3 * width + 3 * e + q + (down if down > 2 * width else 0)
+    layer = 4 * ubatch * ffn
+    if not flash:
+        att = q + arch.head_count * dv + 3 * e + arch.head_count_kv_max * (dk + dv)
+        layer = max(layer, 4 * ubatch * att + 4 * arch.head_count * n_ctx_seq * ubatch)
+    logits = 4 * arch.vocab_size * n_outputs + 4 * ubatch * e
+    return mask + max(logits, layer)
 
 
 def gib(n: int) -> str:

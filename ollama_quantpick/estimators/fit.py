@@ -79,8 +79,8 @@ def estimate(model: Model, quant: Quant, budget: Budget, run: Run, *,
     ctx, np_ = run.ctx, max(1, run.parallel)
     if model.projector_bytes:
         ctx = max(ctx, 2048)  # vision models get at least 2048 (server/sched.go getRunner)
-    notes = ["the compute buffer is derived from llama.cpp's graph, not measured on this release; "
-             "calibrate against llama-server's 'compute buffer size' lines"]
+    notes = ["the compute buffer follows llama-server's own figures, measured on one llama.cpp "
+             "build on the CPU backend (bench/calibrate.py), not yet on a GPU backend"]
     if a.key_length_mla or any(recurrent_layers(a)):
         notes.append("the MLA or recurrent cache of this architecture follows llama.cpp's code "
                      "and is not checked against a llama-server log")
