@@ -10,6 +10,8 @@ the model without llama.cpp. The bar is the issue's: KV exact (each logged line 
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from ollama_quantpick.budget import Budget, MiB
@@ -88,3 +90,43 @@ def test_compute_rule_is_tight_where_measured_exactly():
     assert base.compute_bytes(a, 8192, 512, 1, True) / MiB == pytest.approx(204.01, rel=0.001)
     m = info("qwen3-30b-a3b", 2)
     assert base.compute_bytes(m, 32768, 2048, 1, True) / MiB == pytest.approx(480.05, rel=0.001)
+
+
+# Lines a llama-server (0c1e57098) printed for the gemma3-12b shape, 6 layers, `-c 16384 -np 2 -ub 512
+# -fa on -ctk q8_0 -ctv q8_0 -lv 4`: an iSWA cache logs two KV buffers on one buffer type.
+GEMMA_LOG = """\
+0.00.494.230 I common_params_fit_impl: projected to use 1524 MiB of host memory vs. 24105 MiB of total
+0.03.853.924 I load_tensors:   CPU_Mapped model buffer size =  1261.78 MiB
+0.03.858.877 I llama_context: flash_attn            = enabled
+0.03.859.942 I llama_context:        CPU  output buffer size =     2.00 MiB
+0.03.860.136 I llama_kv_cache_iswa: creating non-SWA KV cache, size = 8192 cells
+0.03.860.538 I llama_kv_cache:        CPU KV buffer size =    68.00 MiB
+0.03.887.498 I llama_kv_cache: size =   68.00 MiB (  8192 cells,   1 layers,  2/2 seqs), K (q8_0): 34.00 MiB
+0.03.887.597 I llama_kv_cache_iswa: creating     SWA KV cache, size = 1536 cells
+0.03.887.696 I llama_kv_cache:        CPU KV buffer size =    63.75 MiB
+0.04.026.246 I llama_kv_cache: size =   63.75 MiB (  1536 cells,   5 layers,  2/2 seqs), K (q8_0): 31.88 MiB
+0.04.027.902 I sched_reserve:        CPU compute buffer size =   130.55 MiB
+0.04.426.012 I srv  llama_server: model loaded
+"""
+
+
+def test_calibrate_reads_llama_server_lines(monkeypatch):
+    """bench/calibrate.py's parser (not run in CI otherwise) on real lines, and the estimator on them."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "bench" / "calibrate.py"
+    spec = importlib.util.spec_from_file_location("calibrate", path)
+    cal = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "calibrate", cal)  # dataclasses look their module up
+    spec.loader.exec_module(cal)
+    got = cal.parse_log(GEMMA_LOG)
+    assert got["kv_lines"] == [68.0, 63.75] and got["kv"] == {"CPU": 131.75}
+    assert got["compute"] == {"CPU": 130.55} and got["model"] == {"CPU_Mapped": 1261.78}
+    assert got["projected_mib"] == 1524 and got["flash_attn"] == "enabled"
+    assert got["kv_cells"] == [{"cells": 8192, "layers": 1}, {"cells": 1536, "layers": 5}]
+    assert cal.Setting(8192, 512, "on", "q8_0", 2).args()[:4] == ["-c", "16384", "-np", "2"]
+    est = fit.estimate(base.Model(info("gemma3-12b", 6), 10**9), lookup("q4_0"),
+                       Budget([2**40], 2**40, "metal"), base.Run(8192, 2, "q8_0", True, batch=512))
+    assert est.kv_bytes / MiB == pytest.approx(131.75, abs=0.01)
+    assert abs(est.graph_bytes / MiB - 130.55) <= 64
