@@ -84,12 +84,15 @@ def ask_version(host: str, timeout: float = VERSION_TIMEOUT_S) -> tuple[str | No
             with urllib.request.urlopen(f"{host.rstrip('/')}/api/version", timeout=timeout) as r:
                 answer["body"] = r.read(4096)
         except Exception as exc:  # noqa: BLE001 - any failure means "unknown", reported below
-            answer["error"] = exc
+            # urlopen's own timeout fires at the same moment as the join below; a slow daemon
+            # must read as "did not answer in time", not as "no Ollama".
+            reason = getattr(exc, "reason", exc)
+            answer["timeout" if isinstance(reason, TimeoutError) else "error"] = exc
 
     worker = threading.Thread(target=fetch, daemon=True)
     worker.start()
     worker.join(timeout)
-    if worker.is_alive():
+    if worker.is_alive() or "timeout" in answer:
         return None, f"Ollama at {host} did not answer /api/version within {timeout:g} s"
     if "error" in answer:
         return None, f"no Ollama answered at {host}"
