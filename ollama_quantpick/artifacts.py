@@ -12,9 +12,10 @@ from ollama_quantpick.gguf import GGUFInfo
 from ollama_quantpick.quants import Quant, lookup
 from ollama_quantpick.tagname import ModelRef, normalise_quant
 
-# Parallel requests on a first, uncached listing: a model's manifests (qwen3 has 16) and its
-# headers (one per parameter size) each go out in one round instead of several.
-WORKERS = 16
+# Parallel requests on a first, uncached listing: a model's manifests (qwen3 lists 24 tags,
+# each a manifest when the page shows no digest) and its headers (one per parameter size) each
+# go out in one round instead of several. http.POOL_SIZE keeps a connection for each.
+WORKERS = 24
 
 
 @dataclass

@@ -125,6 +125,9 @@ class Page:
         return max(0.0, time.time() - self.fetched_at)
 
 
+POOL_SIZE = 24
+
+
 def session():
     """The one requests session (created on first use: importing requests costs ~60 ms)."""
     global _session
@@ -133,6 +136,11 @@ def session():
 
         _session = requests.Session()
         _session.headers["User-Agent"] = USER_AGENT
+        # One kept-alive connection per concurrent request (artifacts.WORKERS): requests' default
+        # pool of 10 would discard the rest, with a logged warning, on every cold listing.
+        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE)
+        _session.mount("https://", adapter)
+        _session.mount("http://", adapter)
     return _session
 
 

@@ -23,7 +23,10 @@ MODEL = "application/vnd.ollama.image.model"
 PROJECTOR = "application/vnd.ollama.image.projector"
 PARAMS = "application/vnd.ollama.image.params"  # the Modelfile's PARAMETER lines, as JSON
 FOREVER = float("inf")  # blobs are addressed by digest: they never change
-FIRST_RANGE = 512 * 1024
+# The first Range asks for 16 MiB: the reader stops as soon as the tensor table ends, so a large
+# first range costs no extra bytes, and it covers the whole header of almost every model in one
+# round trip (128k-262k-token vocabularies make 2.5-6 MB headers; bench/RESULTS.md).
+FIRST_RANGE = 16 * 2**20
 RANGE_DEADLINE_S = 120
 # The largest blob any library model has is ~1.3 TB (deepseek-r1:671b-fp16); a layer claimed
 # beyond 16 TiB is a broken or hostile manifest, and its size would overflow float arithmetic.
