@@ -35,6 +35,39 @@ def hermetic(tmp_path, monkeypatch):
     monkeypatch.setattr(http, "stalls", http._Stalls())
 
 
+# Parsed GGUF headers, shared by the whole test run. Each test has its own empty cache, so every
+# CLI test used to fetch and parse the same 2-4 MB headers again (a third of the suite's time).
+# A header is content-addressed (its key names the blob digest) and the fake registry serves the
+# same bytes all run long, so sharing the parse changes no answer. Tests about reading headers
+# (ranges, offline, garbled entries) ask for `real_headers` and get the unshared behaviour.
+_HEADERS: dict[str, dict] = {}
+
+
+@pytest.fixture(autouse=True)
+def shared_headers(request, monkeypatch):
+    if "real_headers" in request.fixturenames:
+        return
+    read, write = http.read_cache, http.write_cache
+
+    def read_cache(key: str):
+        if key.startswith("gguf-info|") and key in _HEADERS:
+            return _HEADERS[key]
+        return read(key)
+
+    def write_cache(key: str, data: dict) -> None:
+        if key.startswith("gguf-info|"):
+            _HEADERS[key] = data
+        write(key, data)
+
+    monkeypatch.setattr(http, "read_cache", read_cache)
+    monkeypatch.setattr(http, "write_cache", write_cache)
+
+
+@pytest.fixture
+def real_headers():
+    """Headers fetched and parsed by this test itself (no sharing across tests)."""
+
+
 @pytest.fixture
 def site():
     """ollama.com and the registry, played by `responses` from tests/world.py."""

@@ -130,7 +130,7 @@ def test_https_downgrade_is_refused_even_for_blobs():
             registry.gguf_info(parse_model_ref("phi4"), digest)
 
 
-def test_blob_redirect_to_a_storage_host_is_followed_with_its_range():
+def test_blob_redirect_to_a_storage_host_is_followed_with_its_range(real_headers):
     """The real registry sends blobs from a storage host; the Range header must go along."""
     a = world.find("phi4", "latest")
     header = world.gguf_header("phi4", "14b", "q4_K_M")

@@ -335,7 +335,7 @@ def test_header_gives_parameters_experts_and_imatrix():
     assert info.mix.startswith("iq2_xs ")
 
 
-def test_against_a_real_local_hub_via_quantpick_hf_url(httpserver, run, monkeypatch):
+def test_against_a_real_local_hub_via_quantpick_hf_url(httpserver, run, monkeypatch, real_headers):
     base, served = hf_hub.serve_http(httpserver)
     monkeypatch.setenv("QUANTPICK_HF_URL", base)
     result = run("pick", QWEN, "--task", "chat", *BUDGET)

@@ -274,7 +274,8 @@ def test_tensor_dims_that_overflow_are_refused(shape):
         gguf.parse_header(_gguf(LLAMA_KV, [("blk.0.attn_q.weight", shape, 1)]))
 
 
-def test_header_whose_tensors_outgrow_the_blob_falls_back_with_a_warning(site, run, monkeypatch):
+def test_header_whose_tensors_outgrow_the_blob_falls_back_with_a_warning(site, run, monkeypatch,
+                                                                        real_headers):
     """A header listing more tensor bytes than the blob holds is a lie: not used for the fit."""
     a = world.find("phi4", "14b-fp16")
     big = _gguf(LLAMA_KV, [("blk.0.attn_q.weight", [2**20, 2**20, 2**10], 1)])  # 2 TiB of f16
@@ -327,7 +328,7 @@ def test_cache_entry_of_wrong_types_is_refetched(site, entry):
 @pytest.mark.parametrize("info", [{"block_count": "40"}, {"layer_bytes": "lots"},
                                   {"head_count_kv": [1, "x"]}, {"context_length": 1e400},
                                   {"architecture": None}, {"pooling": 1}])
-def test_gguf_cache_entry_of_wrong_types_is_reread(site, info):
+def test_gguf_cache_entry_of_wrong_types_is_reread(site, info, real_headers):
     a = world.find("phi4", "latest")
     first = registry.gguf_info(parse_model_ref("phi4"), a.blob_digest)
     key = f"gguf-info|{a.blob_digest}"
@@ -436,7 +437,7 @@ def test_big_header_parses_in_pieces_once_within_bounds():
     assert peak < 100 * 2**20
 
 
-def test_registry_reads_a_header_in_range_steps_without_reparsing(site, monkeypatch):
+def test_registry_reads_a_header_in_range_steps_without_reparsing(site, monkeypatch, real_headers):
     """The range reader feeds the parser as bytes arrive and stops when the table ends."""
     a = world.find("phi4", "latest")
     fed = []

@@ -31,14 +31,14 @@ def test_config_blob(site):
     assert config["file_type"] == "Q5_K_M" and config["model_type"] == "70.6B"
 
 
-def test_the_default_first_range_reads_a_whole_header_in_one_request(site):
+def test_the_default_first_range_reads_a_whole_header_in_one_request(site, real_headers):
     a = world.find("gemma3", "latest")  # a 262k-token vocabulary: the largest header here
     info = registry.gguf_info(parse_model_ref("gemma3"), a.blob_digest)
     assert info.vocab_size == 262144 and len(site.ranges) == 1
     assert len(world.gguf_header("gemma3", "4b", "q4_K_M")) < registry.FIRST_RANGE
 
 
-def test_header_larger_than_the_first_range_is_read_in_growing_ranges(site, monkeypatch):
+def test_header_larger_than_the_first_range_is_read_in_growing_ranges(site, monkeypatch, real_headers):
     monkeypatch.setattr(registry, "FIRST_RANGE", 512 * 1024)
     a = world.find("llama3.3", "latest")
     assert len(world.gguf_header("llama3.3", "70b", "q4_K_M")) > registry.FIRST_RANGE
@@ -52,7 +52,7 @@ def test_header_larger_than_the_first_range_is_read_in_growing_ranges(site, monk
     assert spans[-1][1] + 1 < 2 * header + 2**20  # read at most about twice the header
 
 
-def test_header_is_cached_by_digest_forever(site):
+def test_header_is_cached_by_digest_forever(site, real_headers):
     a = world.find("phi4", "latest")
     first = registry.gguf_info(parse_model_ref("phi4"), a.blob_digest)
     requests_before = len(site.ranges)

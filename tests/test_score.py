@@ -49,9 +49,18 @@ def test_the_research_table_is_reproduced():
 
 
 def test_unknown_quant_is_rated_from_bits_per_weight():
+    """Each condition on its own line: the old single expression (`not rated and A or B`) let
+    the second range pass without the `rated` check."""
     q = lookup("q9_Z", bpw=4.9)
-    assert not q.rated and lookup("q4_K_M").kld < q.kld < lookup("q3_K_L").kld or \
-        lookup("q5_K_S").kld <= q.kld <= lookup("q4_K_M").kld
+    assert not q.rated
+    assert q.name == "q9_Z" and "bits per weight" in q.note
+    table = data()["quants"]
+    points = sorted((v["bpw_file"], v["kld"]) for k, v in table.items()
+                    if not k.startswith("iq") and k not in ("q4_0_qat", "mxfp4") and v["kld"] > 0)
+    (b0, k0), (b1, k1) = max(p for p in points if p[0] <= 4.9), min(p for p in points if p[0] > 4.9)
+    assert min(k0, k1) <= q.kld <= max(k0, k1)  # between its neighbours by bits per weight
+    assert q.kld == pytest.approx(k0 + (k1 - k0) * (4.9 - b0) / (b1 - b0))
+    assert lookup("q9_Z", bpw=3.5).kld > q.kld > lookup("q9_Z", bpw=6.0).kld  # more bits, less loss
 
 
 def test_every_task_cites_its_evidence():
