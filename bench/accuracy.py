@@ -2,7 +2,7 @@
 
 Era `legacy` (Ollama ≤ v0.12.10, and llama-engine models to v0.24), two tables:
 1. Against figures Ollama itself printed (server logs, `ollama ps`) in public issue threads,
-   quoted in ../shared/research/ollama-estimate.md.
+   each case naming its issue (docs/memory.md has the eras).
 2. Against Ollama's formula written out in closed form, independently of quantpick's code
    (fs/ggml/ggml.go GraphSize + llm/memory.go, one GPU with room to spare, full offload):
    weights + KV + full-offload graph + CUDA minimum + one buffer layer, for nine real

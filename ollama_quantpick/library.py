@@ -3,7 +3,7 @@
 Rows are found by meaning, not by CSS classes (which change): a tag row is a link to
 `/library/<model>:<tag>` (or `/<user>/<model>:<tag>`), and its facts are in the info line
 `43GB · 128K context window · Text · 1 year ago` (or, in the wide layout, the cells beside the
-link). See ../shared/research/ollama-library-pages.md.
+link). What the pages look like: docs/library-pages.md.
 """
 
 from __future__ import annotations

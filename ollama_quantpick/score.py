@@ -102,7 +102,7 @@ def quality(quant: Quant, params_b: float | None, task: str, kv_cache: str = "f1
 
 def speed_utility(tps: float | None, task: str) -> float | None:
     """0..1 from half reading speed up to 4× (chat, creative) or 8× (code, math, reasoning:
-    read after completion) reading speed; POLICY anchored on 238 wpm (research 6.4)."""
+    read after completion) reading speed; POLICY anchored on 238 wpm (docs/speed.md)."""
     if tps is None:
         return None
     read = data()["speed"]["read_tok_s"]
@@ -132,7 +132,7 @@ def rank(cands: list[Candidate], task: str, prefer: str = "balanced",
                             c.native)
         tps = c.estimate.tokens_per_s
         u = speed_utility(tps, task) if prefer == "speed" else comfort(tps, task)
-        # POLICY (research 6.5, scalar form): speed can cost a balanced pick at most 25 %.
+        # POLICY (docs/quality.md, scalar form): speed can cost a balanced pick at most 25 %.
         weight = {"quality": 0.0, "balanced": 0.25, "speed": 0.5}[prefer]
         # capability relative to the reference model: measured, scaled from a measured size of
         # the same model, or (no data) the reference's scaled by size (data/capability.toml)

@@ -1,7 +1,7 @@
 """Model references (`user/model:tag`) and what a tag's name says: parameters, variant, quant.
 
 Pure functions; no I/O. The grammar follows the tag names seen on ollama.com
-(`../shared/research/ollama-library-pages.md`): dash-separated words such as
+(docs/library-pages.md): dash-separated words such as
 `70b-instruct-q4_K_M`, `30b-a3b-q4_K_M`, `8x7b-instruct-v0.1-q4_0`, `e4b-it-q8_0`, `27b-it-qat`.
 """
 

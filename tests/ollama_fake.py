@@ -1,6 +1,6 @@
 """A local HTTP server that plays `ollama serve` for the real `ollama` client.
 
-Endpoints and stream shapes follow ../shared/research/ollama-estimate.md ("Local daemon API"):
+Endpoints and stream shapes follow Ollama's API (docs.ollama.com/api, ollama/ollama docs/api.md):
 /api/version, /api/tags, and /api/pull streaming NDJSON (`pulling manifest`, `pulling <digest>`
 with digest/total/completed per layer, `verifying sha256 digest`, `writing manifest`, `success`,
 or an `{"error": ...}` line).

@@ -4,7 +4,7 @@ import world
 from ollama_quantpick.errors import InputError
 from ollama_quantpick.tagname import normalise_quant, parse_model_ref, parse_tag
 
-# Every tag name listed in ../shared/research/ollama-library-pages.md, with what it must say.
+# Every tag name listed in docs/library-pages.md, with what it must say.
 RESEARCH_TAGS = {
     "latest": (None, None, (), None),
     "70b": (70, None, (), None),

@@ -1,6 +1,6 @@
 """A faithful stand-in for ollama.com and registry.ollama.ai, built from one table of real models.
 
-Pages follow ../shared/research/ollama-library-pages.md (both row forms — the compact link with
+Pages follow docs/library-pages.md (both row forms — the compact link with
 its info line and the wide grid row with separate cells — navigation links that also name the
 model, the `latest` badge, cloud tags; llama3.3 in the older layout that shows a 12-hex digest).
 Architectures are the models' real GGUF shapes. Registry manifests follow Ollama's format; model
