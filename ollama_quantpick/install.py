@@ -110,7 +110,7 @@ def plan_sync(cfg: Config, budget: Budget, daemon: Daemon, *, dry_run: bool,
             item.warnings = list(getattr(result, "warnings", []))
             if pick is None:
                 raise QuantpickError(config_hint(reason))
-            item.artifact = result.artifact(pick.name)
+            item.artifact = pick.artifact
             item.reason = reason
             try:
                 item.installed = installed_as(daemon, item.artifact) is not None

@@ -59,10 +59,6 @@ class Plan:
         return list(dict.fromkeys(w for lst in self.listings or [self.listing]
                                   for w in lst.warnings))
 
-    def artifact(self, name: str) -> art.Artifact:
-        """The artifact behind a candidate's name, whichever model it belongs to."""
-        return next(a for lst in self.listings or [self.listing] for a in lst.artifacts
-                    if a.name == name)
 
 
 def budget_label(budget: Budget) -> str:
@@ -119,7 +115,7 @@ def candidates(arts: list[art.Artifact], req: Request, ctx: int,
         quant, est = estimate_artifact(a, req, ctx, kv_cache)
         out.append(Candidate(a.name, quant, a.tag.params_b, a.tag.active_params_b,
                              a.download_bytes, est, a.aliases, a.native_precision,
-                             blocked=a.blocked or quant.unpicked))
+                             blocked=a.blocked or quant.unpicked, artifact=a))
     return out
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 from ollama_quantpick.capability import Capability, relative
 from ollama_quantpick.capability import lookup as capability_of
@@ -51,6 +52,18 @@ class Candidate:
     too_slow: bool = False
     cap: Capability | None = None  # the model's capability for the task (set by rank)
     blocked: str = ""  # why it is listed but never picked (split Hub file, type without evidence)
+    # The artifact it was made from (artifacts.Artifact): the commands pull and show it from
+    # here instead of looking it up again by name. Scoring never reads it.
+    artifact: Any = field(default=None, repr=False, compare=False)
+
+    def to_json(self) -> dict:
+        """The one JSON shape of a candidate (docs/json.md, "candidate")."""
+        return {"name": self.name, "model": self.model, "aliases": self.aliases,
+                "quant": self.quant.name, "params_b": self.params_b,
+                "capability": self.cap.to_json() if self.cap else None,
+                "capability_source": self.cap.source if self.cap else None,
+                "quality": round(self.quality, 4), "score": round(self.score, 4),
+                "download_bytes": self.download_bytes, "estimate": self.estimate.to_json()}
 
     @property
     def model(self) -> str:
@@ -72,15 +85,7 @@ class Choice:
 
     def to_json(self) -> dict:
         def one(c: Candidate | None) -> dict | None:
-            if c is None:
-                return None
-            return {"name": c.name, "model": c.model, "aliases": c.aliases,
-                    "quant": c.quant.name, "params_b": c.params_b,
-                    "capability": c.cap.to_json() if c.cap else None,
-                    "capability_source": c.cap.source if c.cap else None,
-                    "quality": round(c.quality, 4),
-                    "score": round(c.score, 4), "download_bytes": c.download_bytes,
-                    "estimate": c.estimate.to_json()}
+            return None if c is None else c.to_json()
         return {"name": self.pick.name, "task": self.task, "ctx": self.ctx, "reason": self.reason,
                 "decided": self.decided, "ctx_hint": self.ctx_hint, "settings": self.settings,
                 "pick": one(self.pick), "runner_up": one(self.runner_up)}

@@ -26,11 +26,7 @@ def answer_json(result, reason: str | None = None, pick=None) -> dict:
 
 
 def candidate_json(c) -> dict:
-    return {"name": c.name, "model": c.model, "aliases": c.aliases, "quant": c.quant.name,
-            "params_b": c.params_b, "capability": c.cap.to_json() if c.cap else None,
-            "capability_source": c.cap.source if c.cap else None,
-            "quality": round(c.quality, 4), "score": round(c.score, 4),
-            "download_bytes": c.download_bytes, "estimate": c.estimate.to_json()}
+    return c.to_json()
 
 
 def no_answer(base: dict, ranked: list, reason: str, min_speed: float | None) -> dict:

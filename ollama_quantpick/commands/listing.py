@@ -27,10 +27,8 @@ def judge(name: str, digest: str, cfg, budget) -> dict:
     except QuantpickError as exc:
         out["note"] = str(exc)
         return out
-    by_name = {a.name: a for a in result.listing.artifacts}
-
     def same(c) -> bool:
-        a = by_name.get(c.name)
+        a = c.artifact
         if a is not None and a.manifest is not None and a.manifest.digest:
             return a.manifest.digest == digest
         return tag in ([c.name.split(":", 1)[1], *c.aliases])

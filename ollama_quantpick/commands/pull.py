@@ -95,7 +95,7 @@ def command(models, task, ctx, kv_cache, prefer, min_speed, size, vram, ram, gpu
                     None, daemon.host, dry_run, "none")})
             raise NothingFits(f"{reason}; use --force to pull it anyway", plan=result)
         pick = result.ranked[0]
-    artifact = result.artifact(pick.name)
+    artifact = pick.artifact
     if as_json:
         answer = answer_json(result, reason, pick)
         if dry_run:

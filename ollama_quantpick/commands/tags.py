@@ -158,7 +158,6 @@ def command(models, task, ctx, kv_cache, prefer, min_speed, size, vram, ram, gpu
     result = plan(req)
     common.plan_notes(result)
     common.note_release(req.release)
-    by_name = {a.name: a for lst in result.listings for a in lst.artifacts}
     several = len(req.refs) > 1
     cloud = [(lst.ref, t) for lst in result.listings for t in lst.cloud]
     label = budget_label(budget)
@@ -166,7 +165,7 @@ def command(models, task, ctx, kv_cache, prefer, min_speed, size, vram, ram, gpu
     if as_json:
         out = {"request": request_json(req, result), "budget": budget.to_json(),
                "ollama": ollama_json(req, result),
-               "rows": [row_json(c, by_name[c.name], i) for i, c in enumerate(rows_c, 1)],
+               "rows": [row_json(c, c.artifact, i) for i, c in enumerate(rows_c, 1)],
                "pick": answers.answer_json(result),
                "cloud": [cloud_json(t, ref) for ref, t in cloud] if show_all else []}
         common.echo_json(out)
@@ -192,7 +191,7 @@ def command(models, task, ctx, kv_cache, prefer, min_speed, size, vram, ram, gpu
     say(head)
     rows = []
     for i, c in enumerate(rows_c, 1):
-        est, tag = c.estimate, by_name[c.name].tag
+        est, tag = c.estimate, c.artifact.tag
         mark = "*" if c.picked else ("" if runs(c) else "-")
         rows.append({
             "mark": mark, "rank": str(i), "tag": c.name if several else c.name.split(":", 1)[1],
