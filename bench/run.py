@@ -69,6 +69,8 @@ def serve_world(delay_s: float = 0.0) -> tuple[str, object]:
     def app(request):
         if delay_s:
             time.sleep(delay_s)
+        if request.path == "/api/version":  # the local Ollama, running (it answers its release)
+            return Response('{"version": "0.32.15"}', mimetype="application/json")
         base = holder["base"]
         url = base + request.full_path.rstrip("?")
         status, headers, body = world.respond(url, dict(request.headers), served, base, base)
@@ -110,7 +112,7 @@ TAGS = ["tags", "qwen3", "--vram", "24GB", "--ram", "64GB"]
 
 def cached(env: dict) -> None:
     base, server = serve_world()
-    env = dict(env, QUANTPICK_LIBRARY_URL=base, QUANTPICK_REGISTRY_URL=base)
+    env = dict(env, QUANTPICK_LIBRARY_URL=base, QUANTPICK_REGISTRY_URL=base, OLLAMA_HOST=base)
     qp = shutil.which("quantpick") or "quantpick"
     for args in (PICK, TAGS):  # fill the cache
         subprocess.run([qp, *args], env=env, capture_output=True, check=False)
@@ -141,7 +143,7 @@ def cold(env: dict, delay_s: float = 0.1) -> None:
         base, server = serve_world(delay_s)
         tmp = tempfile.mkdtemp(prefix="quantpick-cold-")
         run_env = dict(env, QUANTPICK_LIBRARY_URL=base, QUANTPICK_REGISTRY_URL=base,
-                       QUANTPICK_CACHE_DIR=tmp)
+                       QUANTPICK_CACHE_DIR=tmp, OLLAMA_HOST=base)
         start = time.perf_counter()
         done = subprocess.run([qp, *TAGS], env=run_env, capture_output=True, check=False)
         times.append(time.perf_counter() - start)
@@ -185,7 +187,7 @@ def throughput() -> None:
 def main() -> None:
     tmp = tempfile.mkdtemp(prefix="quantpick-bench-")
     env = dict(os.environ, QUANTPICK_CACHE_DIR=tmp, QUANTPICK_CONFIG=os.path.join(tmp, "none.toml"),
-               OLLAMA_HOST="127.0.0.1:9")  # no Ollama: its release is assumed, at once
+               OLLAMA_HOST="127.0.0.1:9")  # start-up: no Ollama; answers: the local server plays it
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # users have bytecode caches; compiling is not start-up
     print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, {time.strftime('%Y-%m-%d')}\n")
     startup(env)

@@ -62,11 +62,9 @@ class Row:
 
 @lru_cache(maxsize=1)
 def table() -> dict:
-    from importlib.resources import files
+    from ollama_quantpick.facts import data_file
 
-    from ollama_quantpick.tomlcompat import tomllib
-
-    return tomllib.loads(files("ollama_quantpick").joinpath("data/capability.toml").read_text())
+    return data_file("capability.toml")
 
 
 @lru_cache(maxsize=1)

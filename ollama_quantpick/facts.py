@@ -23,6 +23,25 @@ SCHEMA = 1  # bump when what `encode` stores changes
 T = TypeVar("T")
 
 
+def data_file(name: str) -> dict:
+    """A TOML file of the package's data/ (quants, speed, gpus, capability), parsed once per
+    version of its text and then read back as JSON: a cached answer needs no TOML parser."""
+    from pathlib import Path
+
+    text = (Path(__file__).parent / "data" / name).read_text(encoding="utf-8")
+
+    def parse(t: str) -> dict:
+        from ollama_quantpick.tomlcompat import tomllib
+
+        return tomllib.loads(t)
+
+    def decode(stored: Any) -> dict:
+        if not isinstance(stored, dict):
+            raise TypeError("not a table")  # garbled: parse the file again
+        return stored
+    return parsed("data", text, parse, lambda d: d, decode, context=name)
+
+
 def parsed(kind: str, text: str, parse: Callable[[str], T], encode: Callable[[T], Any],
            decode: Callable[[Any], T], context: str = "") -> T:
     """`parse(text)`, memoized on disk by the text's SHA-256 (and `context`, e.g. the model the

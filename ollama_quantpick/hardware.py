@@ -113,11 +113,9 @@ _TABLE: dict | None = None
 def _gpu_table() -> dict:
     global _TABLE
     if _TABLE is None:
-        from importlib.resources import files
+        from ollama_quantpick.facts import data_file
 
-        from ollama_quantpick.tomlcompat import tomllib
-
-        _TABLE = tomllib.loads(files("ollama_quantpick").joinpath("data/gpus.toml").read_text())
+        _TABLE = data_file("gpus.toml")
     return _TABLE
 
 

@@ -26,11 +26,9 @@ class Quant:
 
 @lru_cache(maxsize=1)
 def data() -> dict:
-    from importlib.resources import files
+    from ollama_quantpick.facts import data_file
 
-    from ollama_quantpick.tomlcompat import tomllib
-
-    return tomllib.loads(files("ollama_quantpick").joinpath("data/quants.toml").read_text())
+    return data_file("quants.toml")
 
 
 def tasks() -> list[str]:

@@ -17,11 +17,9 @@ from ollama_quantpick.quants import Quant
 
 @lru_cache(maxsize=1)
 def constants() -> dict:
-    from importlib.resources import files
+    from ollama_quantpick.facts import data_file
 
-    from ollama_quantpick.tomlcompat import tomllib
-
-    return tomllib.loads(files("ollama_quantpick").joinpath("data/speed.toml").read_text())
+    return data_file("speed.toml")
 
 
 def bytes_per_token(active_weights: float, kv_allocated: float) -> float:

@@ -209,8 +209,17 @@ def kv_layers(arch: GGUFInfo, ctx: int, parallel: int, kv_type: str, ubatch: int
     cells = kv_cells(arch, ctx, parallel, ubatch)
     rec = recurrent_layers(arch)
     state = recurrent_state_bytes(arch, parallel) if any(rec) else 0
-    return [state if rec[i] else cells[i] * kv_row_bytes(arch, i, kv_type)
-            for i in range(arch.block_count)]
+    rows: dict[int, int] = {}  # a row's bytes depend on the layer only through its KV heads
+    out = []
+    for i in range(arch.block_count):
+        if rec[i]:
+            out.append(state)
+            continue
+        hkv = arch.head_count_kv[i] if i < len(arch.head_count_kv) else 0
+        if hkv not in rows:
+            rows[hkv] = kv_row_bytes(arch, i, kv_type)
+        out.append(cells[i] * rows[hkv])
+    return out
 
 
 def compute_bytes(arch: GGUFInfo, n_ctx_seq: int, ubatch: int, n_outputs: int, flash: bool,
