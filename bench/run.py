@@ -143,7 +143,7 @@ def cold(env: dict, delay_s: float = 0.1) -> None:
         base, server = serve_world(delay_s)
         tmp = tempfile.mkdtemp(prefix="quantpick-cold-")
         run_env = dict(env, QUANTPICK_LIBRARY_URL=base, QUANTPICK_REGISTRY_URL=base,
-                       QUANTPICK_CACHE_DIR=tmp, OLLAMA_HOST=base)
+                       QUANTPICK_CACHE_DIR=tmp)  # no local Ollama: nothing far to ask
         start = time.perf_counter()
         done = subprocess.run([qp, *TAGS], env=run_env, capture_output=True, check=False)
         times.append(time.perf_counter() - start)

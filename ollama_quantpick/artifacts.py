@@ -3,7 +3,6 @@ the architecture read from a GGUF header. This is where library, registry and gg
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
 from ollama_quantpick import gguf, http, library, registry
@@ -17,7 +16,6 @@ from ollama_quantpick.tagname import ModelRef, normalise_quant
 # each a manifest when the page shows no digest) and its headers (one per parameter size) each
 # go out in one round instead of several. http.POOL_SIZE keeps a connection for each.
 WORKERS = 24
-CACHED_S = 0.005  # an answer faster than this came from the cache, not the network
 
 
 @dataclass
@@ -127,13 +125,7 @@ def _manifests(ref: ModelRef, tags: list[str],
 def _map_manifests(one, tags: list[str]) -> dict[str, registry.Manifest | None]:
     if len(tags) <= 1:
         return dict(map(one, tags))
-    # The first answer tells whether they come from the cache (a millisecond: threads would only
-    # cost their start-up) or over the network (then all at once).
-    started = time.monotonic()
-    first = one(tags[0])
-    if time.monotonic() - started < CACHED_S:
-        return dict([first, *map(one, tags[1:])])
-    return dict([first, *http.parallel_map(one, tags[1:], WORKERS)])  # Ctrl-C never waits
+    return dict(http.parallel_map(one, tags, WORKERS))  # Ctrl-C never waits for the pool
 
 
 def load(ref: ModelRef, *, fetched: tuple | None = None) -> Listing:
