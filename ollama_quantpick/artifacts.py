@@ -90,7 +90,7 @@ class Listing:
     ref: ModelRef
     artifacts: list[Artifact]
     cloud: list[library.Tag]
-    page: object  # http.Page of the tags listing (age, cache state)
+    page: http.Page  # the tags listing as fetched (age, cache state)
     # What the command should tell the user (a registry that gave no manifest, an unreadable
     # header): collected here, rendered by the command, never printed from this module.
     warnings: list[str] = field(default_factory=list)

@@ -55,9 +55,15 @@ class Plan:
 
     @property
     def warnings(self) -> list[str]:
-        """What the command should tell the user about how the answer was reached (each once)."""
-        return list(dict.fromkeys(w for lst in self.listings or [self.listing]
-                                  for w in lst.warnings))
+        """What the command should tell the user about how the answer was reached (each once):
+        a listing answered from an old cached copy, then what the listings collected."""
+        from ollama_quantpick.http import describe_age
+
+        listings = self.listings or [self.listing]
+        stale = [f"note: network unavailable; using the cached copy from "
+                 f"{describe_age(lst.page.age_s)} ago"
+                 for lst in listings if getattr(lst.page, "stale", False)]
+        return list(dict.fromkeys([*stale, *(w for lst in listings for w in lst.warnings)]))
 
 
 

@@ -219,20 +219,10 @@ def echo_json(obj) -> None:
     click.echo(json.dumps(obj, indent=2))
 
 
-def stale_note(page) -> None:
-    """Tell the user when an answer came from an old cached copy."""
-    from ollama_quantpick import http
-
-    if getattr(page, "stale", False):
-        note(f"note: network unavailable; using the cached copy from "
-             f"{http.describe_age(page.age_s)} ago")
-
-
 def plan_notes(result) -> None:
-    """What the plan collected for the user: stale cached pages, then its warnings."""
-    for listing in result.listings or [result.listing]:
-        stale_note(listing.page)
-    for warning in result.warnings:  # one line each, as printed before they were collected
+    """What the plan collected for the user (a stale cached page, a registry that gave no
+    manifest): one line each on stderr."""
+    for warning in result.warnings:
         click.echo(warning, err=True)
 
 
