@@ -56,3 +56,5 @@ def test_a_cached_answer_imports_neither_the_html_parser_nor_requests(httpserver
                 if line.startswith("import time:")}
     assert "requests" in modules(cold.stderr)  # the check can fail: the cold run fetched
     assert not {"bs4", "requests", "urllib3", "soupsieve"} & modules(warm.stderr)
+    # with no Ollama listening, asking its version is a refused connect: no HTTP stack, no TLS
+    assert not {"ssl", "http"} & modules(warm.stderr)
