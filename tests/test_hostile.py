@@ -409,7 +409,7 @@ def _wide_header(n_keys: int, vocab: int) -> bytes:
 
 
 def test_big_header_parses_in_pieces_once_within_bounds():
-    data = _wide_header(gguf.MAX_KV - len(LLAMA_KV) - 1, 1_000_000)
+    data = _wide_header(gguf.MAX_KV - len(LLAMA_KV) - 1, 250_000)
     whole_started = time.perf_counter()
     whole = gguf.parse_header(data)
     whole_s = time.perf_counter() - whole_started
@@ -428,13 +428,14 @@ def test_big_header_parses_in_pieces_once_within_bounds():
     in_pieces()
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    assert parser.info == whole and whole.vocab_size == 1_000_000
+    assert parser.info == whole and whole.vocab_size == 250_000
     assert parser.consumed == len(data)
     # Each piece resumes where the last stopped: at most one item per piece is begun twice, and
     # feeding ~200 pieces costs about one pass, not the sum of every prefix.
     assert parser.restarts <= len(data) // (64 * 1024) + 1
     assert pieces_s < 5 and pieces_s < 3 * whole_s + 0.5, (pieces_s, whole_s)
-    assert peak < 100 * 2**20
+    # 7.2 MiB measured; keeping the 250,000 vocabulary strings would add ~16.5 MiB
+    assert peak < 16 * 2**20
 
 
 def test_registry_reads_a_header_in_range_steps_without_reparsing(site, monkeypatch, real_headers):
