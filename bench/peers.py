@@ -86,7 +86,8 @@ def run_quantpick(env: dict, model: str, size: str, task: str, vram: int, ram: i
     clock(argv, env)  # warm the cache
     secs, done = clock(argv, env)
     if done.returncode == 3:
-        return f"none: {done.stderr.strip()[7:]} ({secs:.2f} s)"
+        # a "no" is an answer, printed without the 'Error: ' prefix (the last stderr line)
+        return f"none: {done.stderr.strip().splitlines()[-1].removeprefix('Error: ')} ({secs:.2f} s)"
     c = json.loads(done.stdout)
     e = c["pick"]["estimate"]
     fit = e["placement"] + (f" {e['gpu_layers']}/{e['layers']}" if e["placement"] == "split" else "")

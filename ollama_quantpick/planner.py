@@ -409,11 +409,13 @@ def choose(req: Request) -> tuple[Plan, Candidate | None, str]:
 
 
 def _kv_rescue(result: Plan) -> str:
-    """'; with a q8_0 KV cache X fits (split 58/81): ...' when a q8_0 cache is what is missing."""
+    """'; with a q8_0 KV cache X fits (split 58/81): ...' when a q8_0 cache is what is missing.
+    Never when the tag it would fit is still too slow: that advice would not change the answer."""
     for opt in result.options:
-        if opt.kv_cache == "q8_0" and opt.ranked and opt.ranked[0].estimate.placement != "no":
+        if opt.kv_cache == "q8_0" and opt.ranked and opt.ranked[0].estimate.placement != "no" \
+                and not opt.ranked[0].too_slow:
             c = opt.ranked[0]
-            how = "but too slowly" if c.too_slow else c.estimate.fit_label.replace("gpu", "on the GPU")
+            how = c.estimate.fit_label.replace("gpu", "on the GPU")
             return (f"; with a q8_0 KV cache {c.name} fits ({how}): try --kv-cache q8_0, and "
                     f"{opt.hint}")
     return ""

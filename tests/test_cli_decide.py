@@ -85,6 +85,16 @@ def test_pick_nothing_fits_is_exit_3_with_the_closest(site, run):
     assert "at 8K context" in result.stderr and "more than the budget" in result.stderr
 
 
+def test_a_no_never_suggests_a_kv_cache_that_leaves_it_too_slow(site, run):
+    # On 32 GB of RAM alone qwen3 32B q4_K_M fits with a q8_0 KV cache but makes ~1.7 tokens/s:
+    # "try --kv-cache q8_0" would not change the answer, so the "no" must not offer it.
+    result = run("pick", "qwen3", "--size", "32b", "--task", "code", "--gpu", "none",
+                 "--ram", "32GB", "--ctx", "8192")
+    assert result.exit_code == 3, result.stderr
+    assert "nothing runs fast enough" in result.stderr
+    assert "qwen3:32b-q4_K_M" in result.stderr and "kv-cache" not in result.stderr
+
+
 def test_pick_json(site, run):
     choice = json.loads(run("pick", "qwen3", "--task", "code", "--vram", "24GB", "--ram", "64GB",
                             "--json").stdout)
