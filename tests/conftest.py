@@ -86,3 +86,35 @@ def run():
         return CliRunner().invoke(cli, [str(a) for a in args], input=input, env=env,
                                   catch_exceptions=False)
     return invoke
+
+
+@pytest.fixture
+def silent():
+    """A port that accepts connections and never answers; `.accepted` counts them."""
+    import socket
+    import threading
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(64)
+    held: list = []
+
+    def accept():
+        while True:
+            try:
+                held.append(srv.accept()[0])
+            except OSError:
+                return
+    threading.Thread(target=accept, daemon=True).start()
+
+    class Silent:
+        port = srv.getsockname()[1]
+        url = f"http://127.0.0.1:{srv.getsockname()[1]}"
+
+        @property
+        def accepted(self) -> int:
+            return len(held)
+    yield Silent()
+    srv.close()
+    for c in held:
+        c.close()

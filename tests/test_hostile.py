@@ -494,38 +494,6 @@ def test_hostile_nesting_stays_linear():
 # ---- stalls and Ctrl-C --------------------------------------------------------------------------
 
 @pytest.fixture
-def silent():
-    """A port that accepts connections and never answers; `.accepted` counts them."""
-    import socket
-    import threading
-
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(64)
-    held: list = []
-
-    def accept():
-        while True:
-            try:
-                held.append(srv.accept()[0])
-            except OSError:
-                return
-    threading.Thread(target=accept, daemon=True).start()
-
-    class Silent:
-        port = srv.getsockname()[1]
-        url = f"http://127.0.0.1:{srv.getsockname()[1]}"
-
-        @property
-        def accepted(self) -> int:
-            return len(held)
-    yield Silent()
-    srv.close()
-    for c in held:
-        c.close()
-
-
-@pytest.fixture
 def scaled_stall(monkeypatch):
     """The stall rules at a tenth of their size, so a test waits 3 s instead of 30."""
     monkeypatch.setattr(http, "TIMEOUT", (0.5, 1.0))

@@ -1,8 +1,6 @@
 """Which Ollama release is predicted, and the rules that change with it."""
 
 import json
-import socket
-import threading
 import time
 
 import pytest
@@ -91,30 +89,9 @@ def test_junk_version_answer_is_a_note(httpserver, body):
     assert version is None and "not a version" in note
 
 
-@pytest.fixture
-def silent_port():
-    """A port that accepts connections and never answers."""
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(8)
-    held = []
-
-    def accept():
-        while True:
-            try:
-                held.append(srv.accept()[0])
-            except OSError:
-                return
-    threading.Thread(target=accept, daemon=True).start()
-    yield srv.getsockname()[1]
-    srv.close()
-    for c in held:
-        c.close()
-
-
-def test_a_slow_daemon_costs_at_most_two_seconds(silent_port):
+def test_a_slow_daemon_costs_at_most_two_seconds(silent):
     t0 = time.monotonic()
-    version, note = daemon.ask_version(f"http://127.0.0.1:{silent_port}")
+    version, note = daemon.ask_version(silent.url)
     assert version is None and "within 2 s" in note, note
     assert time.monotonic() - t0 < 3.5  # 2 s, plus slack for a loaded test machine
 
@@ -145,8 +122,8 @@ def test_hw_shows_the_release_and_where_it_came_from(run):
     assert "Ollama: v0.12.6 (--ollama-version)" in result.stdout
 
 
-def test_a_slow_daemon_falls_back_with_a_note(run, silent_port, monkeypatch):
-    monkeypatch.setenv("OLLAMA_HOST", f"127.0.0.1:{silent_port}")
+def test_a_slow_daemon_falls_back_with_a_note(run, silent, monkeypatch):
+    monkeypatch.setenv("OLLAMA_HOST", f"127.0.0.1:{silent.port}")
     t0 = time.monotonic()
     result = run("hw", "--vram", "24GiB", "--ram", "64GB")
     assert "Ollama: v0.32.15 (assumed: " in result.stdout and "within 2 s" in result.stdout, \
