@@ -16,8 +16,9 @@ from collections.abc import Mapping
 from ollama_quantpick import release as rel
 from ollama_quantpick.budget import Budget, GiB, MiB
 from ollama_quantpick.estimators import fit, layout, legacy
-from ollama_quantpick.estimators.base import Estimate, Model, Run, gib
+from ollama_quantpick.estimators.base import Estimate, Model, Run
 from ollama_quantpick.quants import Quant
+from ollama_quantpick.sizes import format_bytes
 
 ESTIMATORS = {"legacy": legacy.estimate, "layout": layout.estimate, "fit": fit.estimate}
 
@@ -73,11 +74,11 @@ def _differs(est: Estimate, budget: Budget, release: rel.Release) -> str | None:
                sum(budget.gpu_free) - fit.FIT_TARGET * len(budget.gpu_free))
     if est.placement in ("split", "cpu", "no") and est.need_bytes <= room:
         return (f"Ollama {release.label} would not put it all on the GPU ({est.fit_label}), "
-                f"though it really needs {gib(est.need_bytes)} and fits: upgrade to Ollama "
+                f"though it really needs {format_bytes(est.need_bytes)} and fits: upgrade to Ollama "
                 f"0.30 or later, or set num_gpu {est.layers} (Modelfile or API options)")
     if est.placement == "gpu" and est.need_bytes > sum(budget.gpu_free):
         return (f"Ollama {release.label} puts every layer on the GPU by its own estimate, but "
-                f"the model really needs {gib(est.need_bytes)}: expect out-of-memory errors; "
+                f"the model really needs {format_bytes(est.need_bytes)}: expect out-of-memory errors; "
                 "plan a smaller context (--ctx)")
     return None
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from ollama_quantpick.budget import GiB, MiB
+from ollama_quantpick.budget import MiB
 from ollama_quantpick.gguf import GGUFInfo
 from ollama_quantpick.release import NEWEST_STABLE, Version
 
@@ -257,10 +257,6 @@ def compute_bytes(arch: GGUFInfo, n_ctx_seq: int, ubatch: int, n_outputs: int, f
         layer = max(layer, 4 * ubatch * att + 4 * arch.head_count * n_ctx_seq * ubatch)
     logits = 4 * arch.vocab_size * n_outputs + 4 * ubatch * e
     return mask + max(logits, layer)
-
-
-def gib(n: int) -> str:
-    return f"{n / GiB:.1f} GiB"
 
 
 def fill_top_down(caps: list[int], costs: list[int], output: int) -> tuple[list[int], bool]:
