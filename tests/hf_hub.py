@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
+from world import ARCH, Arch
+
 HUB = "https://huggingface.co"
 XET = "https://cas-bridge.xethub.hf.co"
 ALLOWANCE = 4_000_000  # bytes before the tensor data (vocabulary and tensor table)
@@ -28,29 +30,11 @@ TOKEN = "hf_testtokenwithaccess"  # a token the gated repo accepts
 OTHER_TOKEN = "hf_testtokenwithoutaccess"
 
 
-@dataclass(frozen=True)
-class Shape:
-    arch: str
-    layers: int
-    emb: int
-    ff: int
-    heads: int
-    kv: int
-    head_dim: int
-    ctx: int
-    vocab: int
-    experts: int = 0
-    used: int = 0
-    expert_ff: int = 0
-    shared: bool = False  # a shared expert beside the routed ones (Llama 4)
-    tied: bool = False
-
-
-QWEN3_32B = Shape("qwen3", 64, 5120, 25600, 64, 8, 128, 40960, 151936)
-QWEN3_4B = Shape("qwen3", 36, 2560, 9728, 32, 8, 128, 40960, 151936, tied=True)
+QWEN3_32B = ARCH[("qwen3", "32b")]  # the same shapes the library fixtures serve
+QWEN3_4B = ARCH[("qwen3", "4b")]
 # meta-llama/Llama-4-Scout-17B-16E-Instruct config.json (text_config): 48 layers, hidden 5120,
 # intermediate 8192 per expert, 16 experts, top-1 routing plus a shared expert, 40/8 heads of 128.
-SCOUT = Shape("llama4", 48, 5120, 16384, 40, 8, 128, 10485760, 202048, 16, 1, 8192, shared=True)
+SCOUT = Arch("llama4", 48, 5120, 16384, 40, 8, 128, 10485760, 202048, 16, 1, 8192, shared=True)
 
 # quant tag → (routed/ffn type, attn_v and every-third ffn_down, output, token_embd, attention):
 # the shape of llama.cpp's mixes (src/llama-quant.cpp llama_tensor_get_type_impl; research 1.2).
@@ -107,7 +91,7 @@ def nbytes(ttype: str, shape: list[int]) -> int:
     return n // block * size
 
 
-def tensors(s: Shape, quant: str) -> list[tuple[str, list[int], str]]:
+def tensors(s: Arch, quant: str) -> list[tuple[str, list[int], str]]:
     base, more, out, embd, attn = MIX[quant]
     q, kv = s.heads * s.head_dim, s.kv * s.head_dim
     ts = [("token_embd.weight", [s.emb, s.vocab], embd)]
@@ -149,14 +133,14 @@ class File:
     size_override: int | None = None  # non-model files (README, mmproj)
     bad: bool = False  # not a GGUF at all, named .gguf
 
-    def tensor_list(self, shape: Shape) -> list[tuple[str, list[int], str]]:
+    def tensor_list(self, shape: Arch) -> list[tuple[str, list[int], str]]:
         ts = tensors(shape, self.quant or "Q8_0")
         if self.parts == 1:
             return ts
         per = -(-len(ts) // self.parts)
         return ts[self.part * per:(self.part + 1) * per]  # each part lists its own tensors
 
-    def size(self, shape: Shape) -> int:
+    def size(self, shape: Arch) -> int:
         if self.size_override is not None:
             return self.size_override
         return ALLOWANCE + sum(nbytes(t, sh) for _, sh, t in self.tensor_list(shape))
@@ -168,7 +152,7 @@ class File:
 
 @dataclass
 class Repo:
-    shape: Shape | None
+    shape: Arch | None
     files: list[File]
     gated: str | bool = False
     imatrix: bool = True

@@ -38,6 +38,7 @@ class Arch:
     expert_ff: int = 0
     swa: int = 0
     tied: bool = False  # no output.weight: token_embd doubles as output (gemma)
+    shared: bool = False  # a shared expert beside the routed ones (Llama 4)
 
 
 ARCH = {
