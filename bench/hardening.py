@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import struct
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import tracemalloc
 from pathlib import Path
@@ -119,22 +117,6 @@ def header() -> None:
           f"{t_whole * 1e3:.0f} ms whole, {best(real_pieces) * 1e3:.0f} ms in 64 KiB pieces")
 
 
-def _silent_port() -> tuple[socket.socket, list]:
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(64)
-    held: list = []
-
-    def accept() -> None:
-        while True:
-            try:
-                held.append(srv.accept()[0])
-            except OSError:
-                return
-    threading.Thread(target=accept, daemon=True).start()
-    return srv, held
-
-
 def _serve_world():
     import logging
 
@@ -154,7 +136,7 @@ def _env(tmp: str, **extra: str) -> dict:
 
 def ctrl_c() -> None:
     print("\n## Ctrl-C while 3 worker threads wait on a registry that never answers")
-    srv, held = _silent_port()
+    srv, held = world.silent_server()
     server, base = _serve_world()
     url = f"http://127.0.0.1:{srv.getsockname()[1]}"
     took = []
@@ -181,7 +163,7 @@ def ctrl_c() -> None:
 
 def stall() -> None:
     print("\n## A stalled ollama.com with the default rules (TIMEOUT read 10 s, budget 30 s)")
-    srv, held = _silent_port()
+    srv, held = world.silent_server()
     url = f"http://127.0.0.1:{srv.getsockname()[1]}"
     with tempfile.TemporaryDirectory() as tmp:
         start = time.monotonic()

@@ -91,21 +91,7 @@ def run():
 @pytest.fixture
 def silent():
     """A port that accepts connections and never answers; `.accepted` counts them."""
-    import socket
-    import threading
-
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(64)
-    held: list = []
-
-    def accept():
-        while True:
-            try:
-                held.append(srv.accept()[0])
-            except OSError:
-                return
-    threading.Thread(target=accept, daemon=True).start()
+    srv, held = world.silent_server()
 
     class Silent:
         port = srv.getsockname()[1]

@@ -543,3 +543,24 @@ def serve_http(httpserver, served: Served | None = None) -> tuple[str, Served]:
 
 if __name__ == "__main__":
     write_fixture_pages()
+
+
+def silent_server():
+    """A loopback port that accepts connections and never answers: (listening socket, the
+    accepted connections so far). Close the socket, then the connections, when done."""
+    import socket
+    import threading
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(64)
+    held: list = []
+
+    def accept() -> None:
+        while True:
+            try:
+                held.append(srv.accept()[0])
+            except OSError:
+                return
+    threading.Thread(target=accept, daemon=True).start()
+    return srv, held
