@@ -69,10 +69,11 @@ def is_local(host: str) -> bool:
     return (urlsplit(host).hostname or "") in ("127.0.0.1", "localhost", "::1", "0.0.0.0")
 
 
-def ask_version(host: str, timeout: float = VERSION_TIMEOUT_S) -> tuple[str | None, str | None]:
-    """(version, note): `GET /api/version` at `host`, answered within `timeout` seconds in all
-    (connect, headers and body), else (None, why). The official client has no version() call,
-    so this is a plain stdlib request in a worker thread that is abandoned at the deadline."""
+def ask_version(host: str, timeout: float | None = None) -> tuple[str | None, str | None]:
+    """(version, note): `GET /api/version` at `host`, answered within `timeout` seconds
+    (VERSION_TIMEOUT_S unless given) in all (connect, headers and body), else (None, why). The
+    official client has no version() call, so this is a plain stdlib request in a worker thread
+    that is abandoned at the deadline."""
     import json
     import socket
     import threading
@@ -81,6 +82,7 @@ def ask_version(host: str, timeout: float = VERSION_TIMEOUT_S) -> tuple[str | No
     # A plain connect first: with no daemon (the common case for planning), a refused connection
     # answers in well under a millisecond, without importing urllib, http.client and ssl (~30 ms
     # of every cached answer) or starting a thread.
+    timeout = VERSION_TIMEOUT_S if timeout is None else timeout
     start = time.monotonic()
     split = urlsplit(host)
     try:

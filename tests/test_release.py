@@ -89,11 +89,14 @@ def test_junk_version_answer_is_a_note(httpserver, body):
     assert version is None and "not a version" in note
 
 
-def test_a_slow_daemon_costs_at_most_two_seconds(silent):
+def test_a_slow_daemon_costs_at_most_the_version_timeout(silent, monkeypatch):
+    assert daemon.VERSION_TIMEOUT_S == 2.0  # docs/memory.md: "answered within 2 s or ignored"
+    monkeypatch.setattr(daemon, "VERSION_TIMEOUT_S", 0.3)  # the same wait, shorter
     t0 = time.monotonic()
     version, note = daemon.ask_version(silent.url)
-    assert version is None and "within 2 s" in note, note
-    assert time.monotonic() - t0 < 3.5  # 2 s, plus slack for a loaded test machine
+    waited = time.monotonic() - t0
+    assert version is None and "within 0.3 s" in note, note
+    assert 0.29 <= waited < 1.0, waited  # 0.3 s, plus slack for a loaded test machine
 
 
 # ---- the CLI ---------------------------------------------------------------------------------
@@ -124,11 +127,13 @@ def test_hw_shows_the_release_and_where_it_came_from(run):
 
 def test_a_slow_daemon_falls_back_with_a_note(run, silent, monkeypatch):
     monkeypatch.setenv("OLLAMA_HOST", f"127.0.0.1:{silent.port}")
+    monkeypatch.setattr(daemon, "VERSION_TIMEOUT_S", 0.3)  # 2 s in use; the test waits less
     t0 = time.monotonic()
     result = run("hw", "--vram", "24GiB", "--ram", "64GB")
-    assert "Ollama: v0.32.15 (assumed: " in result.stdout and "within 2 s" in result.stdout, \
+    waited = time.monotonic() - t0
+    assert "Ollama: v0.32.15 (assumed: " in result.stdout and "within 0.3 s" in result.stdout, \
         result.stdout
-    assert time.monotonic() - t0 < 6  # the 2 s wait plus detection, on a loaded test machine
+    assert 0.29 <= waited < 2.5, waited  # the 0.3 s wait plus detection, on a loaded machine
 
 
 @pytest.mark.parametrize("cmd", [["fit", "qwen3:32b-q4_K_M"], ["pick", "qwen3"], ["tags", "qwen3"],
