@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from world import ARCH, Arch
+from world import ARCH, Arch, gguf_writer, vocab
 
 HUB = "https://huggingface.co"
 XET = "https://cas-bridge.xethub.hf.co"
@@ -207,14 +207,13 @@ def repo_file(repo: str, path: str) -> tuple[Repo, File] | None:
 @cache
 def gguf_header(repo: str, path: str) -> bytes:
     """The GGUF header (metadata and tensor table) of a model file, written by the gguf package."""
-    import gguf
     import numpy as np
 
     r, f = repo_file(repo, path)
     s = r.shape
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "m.gguf"
-        w = gguf.GGUFWriter(out, s.arch)
+        w = gguf_writer()(out, s.arch)
         w.add_string("general.name", repo.split("/")[1])
         w.add_uint32("general.file_type", FTYPE[f.quant])
         w.add_uint32(f"{s.arch}.block_count", s.layers)
@@ -228,7 +227,7 @@ def gguf_header(repo: str, path: str) -> bytes:
             w.add_uint32(f"{s.arch}.expert_used_count", s.used)
             w.add_uint32(f"{s.arch}.expert_feed_forward_length", s.expert_ff)
         w.add_string("tokenizer.ggml.model", "gpt2")
-        w.add_array("tokenizer.ggml.tokens", [f"t{i}" for i in range(s.vocab)])
+        w.add_array("tokenizer.ggml.tokens", vocab(s.vocab))
         if r.imatrix and f.quant not in ("BF16", "Q8_0"):
             w.add_string("quantize.imatrix.file", f"{repo.split('/')[1]}/imatrix.dat")
             w.add_string("quantize.imatrix.dataset", "calibration_datav3.txt")

@@ -42,6 +42,27 @@ def test_type_table_matches_the_gguf_package():
         assert gguf_pkg.GGML_QUANT_SIZES[gguf_pkg.GGMLQuantizationType(type_id)] == (block, size)
 
 
+def test_the_fixture_writer_writes_what_the_gguf_package_writes(tmp_path):
+    """tests/world.py packs the vocabulary itself, once per size, for speed: same bytes."""
+    import numpy as np
+
+    out = []
+    for writer, tokens in ((gguf_pkg.GGUFWriter, [f"t{i}" for i in range(300)]),
+                           (world.gguf_writer(), world.vocab(300))):
+        w = writer(tmp_path / f"{len(out)}.gguf", "llama")
+        w.add_uint32("llama.block_count", 2)
+        w.add_array("tokenizer.ggml.tokens", tokens)
+        w.add_array("tokenizer.ggml.token_type", [1] * 4)
+        w.add_tensor_info("blk.0.attn_q.weight", [64, 64], np.dtype(np.float32), 64 * 64 * 2,
+                          raw_dtype=gguf_pkg.GGMLQuantizationType.F16)
+        w.write_header_to_file()
+        w.write_kv_data_to_file()
+        w.write_ti_data_to_file()
+        w.close()
+        out.append((tmp_path / f"{len(out)}.gguf").read_bytes())
+    assert out[0] == out[1] and gguf.parse_header(out[1]).vocab_size == 300
+
+
 def test_truncated_header_asks_for_more():
     data = header()
     with pytest.raises(gguf.NeedMore) as more:
