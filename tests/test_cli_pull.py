@@ -168,11 +168,8 @@ def test_ctrl_c_during_a_pull_is_exit_130_and_keeps_what_was_installed(httpserve
     import subprocess
     import sys
 
-    from pytest_httpserver import HTTPServer
-
     base, _ = world.serve_http(httpserver)
-    daemon = HTTPServer(host="127.0.0.1", port=0)
-    daemon.start()
+    daemon = world.http_server(threaded=True)  # stop() need not wait out the slow download
     try:
         fake = FakeOllama(delay=0.5)
         fake.installed["phi4:14b-fp16"] = "f" * 64
