@@ -86,20 +86,9 @@ def test_gguf_reader_on_random_bytes(data):
         gguf.parse_header(b"GGUF" + data)
 
 
-def _hammer(cache_dir: str, n: int, tag: int) -> None:
-    import os
-
-    os.environ["QUANTPICK_CACHE_DIR"] = cache_dir
-    from ollama_quantpick import http as h
-
-    for i in range(n):
-        h.write_cache("shared-key", {"fetched_at": time.time(), "text": f"{tag}-{i}" * 500,
-                                     "status": 200})
-
-
 def test_two_processes_filling_the_same_cache_leave_it_valid(tmp_path):
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_hammer, args=(str(tmp_path), 200, t)) for t in (1, 2)]
+    procs = [ctx.Process(target=world.hammer_cache, args=(str(tmp_path), 200, t)) for t in (1, 2)]
     for p in procs:
         p.start()
     for p in procs:

@@ -614,3 +614,18 @@ def silent_server():
                 return
     threading.Thread(target=accept, daemon=True).start()
     return srv, held
+
+
+def hammer_cache(cache_dir: str, n: int, tag: int) -> None:
+    """Write one cache entry `n` times, as a process of its own does (test_hardening starts two).
+    It lives here, not in the test module: a spawned process imports the module of its target,
+    and this one is light (the test module imports hypothesis and builds a header, ~0.7 s)."""
+    import os
+    import time
+
+    os.environ["QUANTPICK_CACHE_DIR"] = cache_dir
+    from ollama_quantpick import http
+
+    for i in range(n):
+        http.write_cache("shared-key", {"fetched_at": time.time(), "text": f"{tag}-{i}" * 500,
+                                        "status": 200})
