@@ -143,18 +143,18 @@ def test_slow_endless_page_is_cut_off_by_time(httpserver, monkeypatch):
 
     def trickle():
         while True:
-            time.sleep(0.05)
+            time.sleep(0.02)
             yield b"<p>" * 10
 
     httpserver.expect_request("/library/phi4/tags").respond_with_handler(
         lambda r: Response(trickle()))
     monkeypatch.setenv("QUANTPICK_LIBRARY_URL", httpserver.url_for("/").rstrip("/"))
-    monkeypatch.setattr(http, "BODY_DEADLINE_S", 0.5)
+    monkeypatch.setattr(http, "BODY_DEADLINE_S", 0.2)
     monkeypatch.setattr(http, "RETRIES", 1)
     started = time.monotonic()
     with pytest.raises(QuantpickError, match="took over"):
         library.fetch_tags(parse_model_ref("phi4"))
-    assert time.monotonic() - started < 5
+    assert 0.2 <= time.monotonic() - started < 5
 
 
 def test_page_without_charset_is_read_as_utf8(site):

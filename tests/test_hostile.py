@@ -495,10 +495,12 @@ def test_hostile_nesting_stays_linear():
 
 @pytest.fixture
 def scaled_stall(monkeypatch):
-    """The stall rules at a tenth of their size, so a test waits 3 s instead of 30."""
-    monkeypatch.setattr(http, "TIMEOUT", (0.5, 1.0))
-    monkeypatch.setattr(http, "STALL_BUDGET_S", 3.0)
-    return 3.0
+    """The stall rules scaled down ~30x, so a test waits 1 s instead of 30. Five tries of 0.5 s
+    would take 2.5 s: a run that did not stop at the budget takes over 2.2 s and fails."""
+    monkeypatch.setattr(http, "TIMEOUT", (0.25, 0.5))
+    monkeypatch.setattr(http, "RETRIES", 5)
+    monkeypatch.setattr(http, "STALL_BUDGET_S", 1.0)
+    return 1.0
 
 
 def test_stalled_library_costs_one_budget_and_says_so(run, monkeypatch, silent, scaled_stall):
@@ -508,11 +510,11 @@ def test_stalled_library_costs_one_budget_and_says_so(run, monkeypatch, silent, 
     waited = time.monotonic() - started
     assert result.exit_code == 1, result.stderr
     lines = result.stderr.strip().splitlines()
-    assert lines[0] == f"note: 127.0.0.1:{silent.port} is not answering; retrying for up to 3 s"
+    assert lines[0] == f"note: 127.0.0.1:{silent.port} is not answering; retrying for up to 1 s"
     assert lines[-1].startswith(f"Error: 127.0.0.1:{silent.port} is not answering")
     assert "Traceback" not in result.stderr and len(lines) == 2
-    assert scaled_stall - 0.5 <= waited <= scaled_stall + 1.5, waited
-    assert silent.accepted <= http.RETRIES
+    assert scaled_stall - 0.1 <= waited <= scaled_stall + 1.2, waited
+    assert silent.accepted < http.RETRIES  # the budget, not the tries, ended the wait
 
 
 def test_stalled_registry_with_workers_waiting_costs_one_budget(httpserver, run, monkeypatch,
@@ -529,7 +531,7 @@ def test_stalled_registry_with_workers_waiting_costs_one_budget(httpserver, run,
     assert result.stdout.strip().startswith("phi4:")
     assert result.stderr.count("is not answering; retrying") == 1
     assert "the registry gave no manifest for phi4" in result.stderr
-    assert waited <= scaled_stall + 1.5, waited
+    assert scaled_stall - 0.1 <= waited <= scaled_stall + 1.2, waited
     assert silent.accepted >= 3  # the workers did wait in parallel
 
 
@@ -628,17 +630,19 @@ def test_a_trickling_blob_cannot_renew_the_header_deadline(httpserver, monkeypat
 
         def body():
             for i in range(start, min(end + 1, len(header)), 16384):
-                time.sleep(0.05)
+                time.sleep(0.02)
                 yield header[i:min(i + 16384, end + 1)]
         return Response(body(), status=206)
 
     httpserver.expect_request("/blob").respond_with_handler(trickle)
     monkeypatch.setattr(registry, "FIRST_RANGE", 8 * 1024)
-    monkeypatch.setattr(registry, "RANGE_DEADLINE_S", 1.0)
+    monkeypatch.setattr(registry, "RANGE_DEADLINE_S", 0.4)
     started = time.monotonic()
     with pytest.raises(http.QuantpickError, match="took over"):
         registry.read_header(httpserver.url_for("/blob"))
-    assert time.monotonic() - started < 2  # a deadline per step: ~2.6 s here
+    # One deadline: 0.4 s. A deadline per step would end in the 7th step, after ~1.04 s
+    # (8 KiB, 16 KiB, ... 256 KiB at 16 KiB per 20 ms, then 0.4 s of the 512 KiB step).
+    assert 0.4 <= time.monotonic() - started < 0.8
 
 
 @pytest.mark.parametrize("tag", ["9" * 400 + "b", "9" * 40 + "x7b", "8b-a" + "9" * 400 + "b",
