@@ -22,10 +22,15 @@ def constants() -> dict:
     return data_file("speed.toml")
 
 
+def kv_read_fraction() -> float:
+    """The share of the allocated KV window a generated token reads, on average (half)."""
+    return constants()["kv_read_fraction"]
+
+
 def bytes_per_token(active_weights: float, kv_allocated: float) -> float:
     """Bytes read per generated token: the active weights and the KV cache up to the current
     position, taken as `kv_read_fraction` (half) of the allocated window on average."""
-    return active_weights + kv_allocated * constants()["kv_read_fraction"]
+    return active_weights + kv_allocated * kv_read_fraction()
 
 
 def cpu_factor(quant: Quant) -> float:

@@ -204,8 +204,46 @@ def kv_row_bytes(arch: GGUFInfo, layer: int, kv_type: str) -> int:
     return row_bytes(kv_type, arch.key_length * hkv) + row_bytes(kv_type, arch.value_length * hkv)
 
 
+def kv_shape(arch: GGUFInfo) -> tuple:
+    """Every header field the KV cache depends on (through kv_cells, swa_layers,
+    recurrent_layers, recurrent_state_bytes and kv_row_bytes): the sibling quants of one model
+    share it, so their KV is worked out once (kv_layers' memo)."""
+    return (arch.architecture, arch.block_count, tuple(arch.head_count_kv), arch.head_count,
+            arch.key_length, arch.value_length, arch.key_length_mla, arch.sliding_window,
+            tuple(arch.sliding_window_pattern), arch.ssm_state_size, arch.ssm_inner_size,
+            arch.ssm_conv_kernel, arch.ssm_group_count, arch.full_attention_interval)
+
+
+# A pick estimates every tag at several contexts and cache types, twice (the release's placement
+# and the real need): ~170 KV layouts, ~10 distinct. Bounded: cleared when it grows past 4096.
+_KV_MEMO: dict[tuple, tuple[list[int], int]] = {}
+
+
 def kv_layers(arch: GGUFInfo, ctx: int, parallel: int, kv_type: str, ubatch: int) -> list[int]:
     """KV (or recurrent state) bytes per layer as llama.cpp allocates them."""
+    return list(_kv(arch, ctx, parallel, kv_type, ubatch)[0])
+
+
+def swa_cells(arch: GGUFInfo, ctx: int, parallel: int, ubatch: int) -> int:
+    """KV cells per sequence of a sliding-window layer (0 without one): the compute buffer's
+    second mask."""
+    return _kv(arch, ctx, parallel, "f16", ubatch)[1]
+
+
+def _kv(arch: GGUFInfo, ctx: int, parallel: int, kv_type: str, ubatch: int) -> tuple[list[int], int]:
+    key = (kv_shape(arch), ctx, parallel, kv_type, ubatch)
+    hit = _KV_MEMO.get(key)
+    if hit is None:
+        if len(_KV_MEMO) >= 4096:
+            _KV_MEMO.clear()
+        swa = swa_layers(arch)
+        cells = kv_cells(arch, ctx, parallel, ubatch)
+        hit = _KV_MEMO[key] = (_kv_layers(arch, ctx, parallel, kv_type, ubatch),
+                               cells[swa.index(True)] // parallel if any(swa) else 0)
+    return hit
+
+
+def _kv_layers(arch: GGUFInfo, ctx: int, parallel: int, kv_type: str, ubatch: int) -> list[int]:
     cells = kv_cells(arch, ctx, parallel, ubatch)
     rec = recurrent_layers(arch)
     state = recurrent_state_bytes(arch, parallel) if any(rec) else 0

@@ -24,15 +24,14 @@ from ollama_quantpick.estimators.base import (
     compute_bytes,
     device_names,
     fill_top_down,
-    kv_cells,
     kv_layers,
     layer_experts,
     pad,
     recurrent_layers,
-    swa_layers,
+    swa_cells,
 )
 from ollama_quantpick.quants import Quant
-from ollama_quantpick.speed import bytes_per_token, tokens_per_s
+from ollama_quantpick.speed import kv_read_fraction, tokens_per_s
 
 FIT_TARGET = 1024 * MiB  # common.h fit_params_target: free memory kept per device
 PREFLIGHT_SHARE = 0.8  # sched.go: one GPU is chosen when predicted ≤ 80 % of its free memory
@@ -97,10 +96,8 @@ def estimate(model: Model, quant: Quant, budget: Budget, run: Run, *,
     ubatch = min(batch, ctx * np_)
     n_ctx_seq = pad(pad(ctx * np_) // np_)
     kv = kv_layers(a, ctx, np_, run.kv_cache, ubatch)
-    swa = swa_layers(a)
-    swa_cells = kv_cells(a, ctx, np_, ubatch)[swa.index(True)] // np_ if any(swa) else 0
     n_out = ubatch if run.version < (0, 30, 1) else np_  # de6f727aa: np outputs from b9460
-    compute = compute_bytes(a, n_ctx_seq, ubatch, n_out, run.flash, swa_cells)
+    compute = compute_bytes(a, n_ctx_seq, ubatch, n_out, run.flash, swa_cells(a, ctx, np_, ubatch))
     if run.kv_cache != "f16" and run.flash and budget.backend == "cuda" and \
             run.version >= (0, 30, 4):
         # f8f0a47a5: CUDA FA reserves F16 copies of a quantized K and V for the largest layer
@@ -212,8 +209,9 @@ def estimate(model: Model, quant: Quant, budget: Budget, run: Run, *,
     # Bytes read per generated token: the used share of routed experts, everything else whole.
     share = a.expert_used_count / a.expert_count if a.expert_count and a.expert_used_count else 1
     gpu_read = cpu_read = 0.0
+    kv_read = kv_read_fraction()  # bytes_per_token, inlined: ~80 layers × ~80 estimates a pick
     for i in range(n):
-        dense, exp = bytes_per_token(weights[i] - experts[i], kv[i]), experts[i] * share
+        dense, exp = weights[i] - experts[i] + kv[i] * kv_read, experts[i] * share
         if where[i] < 0:
             cpu_read += dense + exp
         else:
@@ -261,7 +259,6 @@ def need(model: Model, run: Run) -> int:
     ubatch = min(512, ctx * np_)
     kv = sum(kv_layers(a, ctx, np_, run.kv_cache, ubatch))
     weights = sum(a.layer_bytes) or max(0, model.model_bytes - a.output_bytes)
-    swa = swa_layers(a)
-    swa_cells = kv_cells(a, ctx, np_, ubatch)[swa.index(True)] // np_ if any(swa) else 0
-    compute = compute_bytes(a, pad(pad(ctx * np_) // np_), ubatch, np_, True, swa_cells)
+    compute = compute_bytes(a, pad(pad(ctx * np_) // np_), ubatch, np_, True,
+                            swa_cells(a, ctx, np_, ubatch))
     return weights + a.output_bytes + kv + compute + model.projector_bytes
