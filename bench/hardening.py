@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 import world  # noqa: E402
-from ollama_quantpick import gguf, library  # noqa: E402
+from ollama_quantpick import gguf, pages  # noqa: E402
 from ollama_quantpick.tagname import parse_model_ref  # noqa: E402
 
 
@@ -51,17 +51,17 @@ def peak_mb(fn) -> float:
 
 
 def parser() -> None:
-    print("## Tags-page parser (library.parse_tags_page), CPU time, best of 3")
+    print("## Tags-page parser (pages.parse_tags_page), CPU time, best of 3")
     ref = parse_model_ref("phi4")
     for rows in (1000, 2000, 5000):
         html = world.big_tags_page("phi4", rows)
-        t = best(lambda html=html: library.parse_tags_page(html, ref))
-        w = wall(lambda html=html: library.parse_tags_page(html, ref))
+        t = best(lambda html=html: pages.parse_tags_page(html, ref))
+        w = wall(lambda html=html: pages.parse_tags_page(html, ref))
         print(f"- {rows} rows ({len(html) / 1e6:.1f} MB): {t:.2f} s CPU ({t / rows * 1e6:.0f} "
               f"µs/row), {w:.2f} s wall")
     page = (world.FIXTURES / "library" / "phi4.tags.html").read_text()
     hostile = "<div>" * 50_000 + "</span>" * 50_000 + page
-    t = best(lambda: library.parse_tags_page(hostile, ref))
+    t = best(lambda: pages.parse_tags_page(hostile, ref))
     print(f"- 50,000 unclosed <div> + 50,000 stray </span> before a real page: {t:.2f} s")
 
 

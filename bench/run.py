@@ -157,19 +157,19 @@ def cold(env: dict, delay_s: float = 0.1) -> None:
 
 
 def throughput() -> None:
-    from ollama_quantpick import gguf, library
+    from ollama_quantpick import gguf, pages
     from ollama_quantpick.tagname import parse_model_ref
 
     print("\n## Parse throughput")
-    pages = [(parse_model_ref(m), (world.FIXTURES / "library" / f"{m}.tags.html").read_text())
+    texts = [(parse_model_ref(m), (world.FIXTURES / "library" / f"{m}.tags.html").read_text())
              for m in world.MODELS]
     n, start = 0, time.perf_counter()
     while time.perf_counter() - start < 2:
-        for ref, html in pages:
-            library.parse_tags_page(html, ref)
+        for ref, html in texts:
+            pages.parse_tags_page(html, ref)
             n += 1
     rate = n / (time.perf_counter() - start)
-    avg_kb = sum(len(h) for _, h in pages) / len(pages) / 1000
+    avg_kb = sum(len(h) for _, h in texts) / len(texts) / 1000
     print(f"tags pages: {rate:7.0f} pages/s (fixture pages, {avg_kb:.1f} kB on average)")
     headers = [world.gguf_header(*key) for key in (("llama3.3", "70b", "q4_K_M"),
                                                    ("qwen3", "8b", "q4_K_M"),

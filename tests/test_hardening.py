@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import world
-from ollama_quantpick import gguf, http, library, registry
+from ollama_quantpick import gguf, http, library, pages, registry
 from ollama_quantpick.errors import InputError, QuantpickError
 from ollama_quantpick.tagname import parse_model_ref, parse_tag
 
@@ -49,7 +49,7 @@ def test_html_parser_on_mutated_real_pages(data):
     junk = data.draw(st.text(max_size=200))
     html = PAGE[:start] + junk + PAGE[end:]
     try:
-        tags = library.parse_tags_page(html, parse_model_ref("phi4"))
+        tags = pages.parse_tags_page(html, parse_model_ref("phi4"))
     except QuantpickError:
         return
     assert len({t.tag for t in tags}) == len(tags)

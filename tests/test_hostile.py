@@ -17,7 +17,7 @@ import tracemalloc
 import pytest
 
 import world
-from ollama_quantpick import gguf, hardware, http, library, registry
+from ollama_quantpick import gguf, hardware, http, library, pages, registry
 from ollama_quantpick.tagname import parse_model_ref
 
 BUDGET = ["--vram", "24GB", "--ram", "64GB"]
@@ -299,7 +299,7 @@ def test_page_sizes_beyond_float_range_are_ignored(site):
     tags, _ = library.fetch_tags(parse_model_ref("phi4"))
     fp16 = next(t for t in tags if t.tag == "14b-fp16")
     assert fp16.size_bytes is None and fp16.context is None
-    assert library.parse_page_size("1" + "0" * 30 + "GB") is None
+    assert pages.parse_page_size("1" + "0" * 30 + "GB") is None
 
 
 # ---- cache entries of the wrong types -----------------------------------------------------------
@@ -472,12 +472,12 @@ def test_tags_page_parser_is_linear():
     """Before: each link's ancestor walk searched the whole row list (2,000 rows: ~50 s)."""
     ref = parse_model_ref("phi4")
     small, big = world.big_tags_page("phi4", 1000), world.big_tags_page("phi4", 5000)
-    tags = library.parse_tags_page(big, ref)
+    tags = pages.parse_tags_page(big, ref)
     assert len(tags) == 5000
     assert tags[1].size_bytes == 2 * 10**9 and tags[1].context == 131072
     assert tags[0].digest is not None and tags[0].updated == "11 months ago"
-    t_small = _best_of(3, lambda: library.parse_tags_page(small, ref))
-    t_big = _best_of(2, lambda: library.parse_tags_page(big, ref))
+    t_small = _best_of(3, lambda: pages.parse_tags_page(small, ref))
+    t_big = _best_of(2, lambda: pages.parse_tags_page(big, ref))
     assert t_big < 2  # bench/hardening.py: ~0.4 s of CPU
     assert t_big < 10 * t_small, (t_small, t_big)  # 5x the rows; quadratic would be 25x
 
@@ -486,7 +486,7 @@ def test_hostile_nesting_stays_linear():
     page = (world.FIXTURES / "library" / "phi4.tags.html").read_text()
     hostile = "<div>" * 50_000 + "</span>" * 50_000 + page + "<a href='/library/phi4:x" * 10_000
     started = time.perf_counter()
-    tags = library.parse_tags_page(hostile, parse_model_ref("phi4"))
+    tags = pages.parse_tags_page(hostile, parse_model_ref("phi4"))
     assert time.perf_counter() - started < 5
     assert {t.tag for t in tags} >= {"14b", "14b-q8_0", "14b-fp16"}
 

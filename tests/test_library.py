@@ -4,14 +4,14 @@ import time
 import pytest
 
 import world
-from ollama_quantpick import http, library
+from ollama_quantpick import http, library, pages
 from ollama_quantpick.errors import QuantpickError
 from ollama_quantpick.tagname import parse_model_ref
 
 
 def parse(model):
     html = (world.FIXTURES / "library" / f"{model}.tags.html").read_text()
-    return library.parse_tags_page(html, parse_model_ref(model))
+    return pages.parse_tags_page(html, parse_model_ref(model))
 
 
 @pytest.mark.parametrize("model", list(world.MODELS))
@@ -41,20 +41,20 @@ def test_latest_badge_marks_the_default_artifact():
 
 
 def test_info_line_pieces():
-    assert library.parse_page_size("43GB") == 43 * 10**9
-    assert library.parse_page_size("815MB") == 815 * 10**6
-    assert library.parse_page_size("2.0GB") == 2 * 10**9
-    assert library.parse_context("128K") == 131072
-    assert library.parse_context("40K context window") == 40960
-    assert library.parse_context("1M") == 2**20
-    assert library.parse_context("5 months ago") is None
+    assert pages.parse_page_size("43GB") == 43 * 10**9
+    assert pages.parse_page_size("815MB") == 815 * 10**6
+    assert pages.parse_page_size("2.0GB") == 2 * 10**9
+    assert pages.parse_context("128K") == 131072
+    assert pages.parse_context("40K context window") == 40960
+    assert pages.parse_context("1M") == 2**20
+    assert pages.parse_context("5 months ago") is None
 
 
 def test_compact_row_with_text_input_words():
     html = ('<a href="/library/llava:7b"><span>llava:7b</span><span>'
             '<span class="font-mono">8dd30f6b0cb1</span> • 4.7GB • 32K context window • '
             'Text, Image input • 1 year ago</span></a>')
-    (tag,) = library.parse_tags_page(html, parse_model_ref("llava"))
+    (tag,) = pages.parse_tags_page(html, parse_model_ref("llava"))
     assert (tag.digest, tag.size_bytes, tag.context, tag.inputs, tag.updated) == (
         "8dd30f6b0cb1", 4.7e9, 32768, ["text", "image"], "1 year ago")
 
@@ -62,14 +62,14 @@ def test_compact_row_with_text_input_words():
 def test_digest_layout_row():
     html = ('<a href="/library/llama3.3:70b"><span>70b</span>'
             '<span>a6eb4748fd29 • 43GB • Updated 4 months ago</span></a>')
-    (tag,) = library.parse_tags_page(html, parse_model_ref("llama3.3"))
+    (tag,) = pages.parse_tags_page(html, parse_model_ref("llama3.3"))
     assert (tag.digest, tag.size_bytes, tag.updated) == ("a6eb4748fd29", 43 * 10**9,
                                                          "4 months ago")
 
 
 def test_namespaced_model_rows():
     html = '<a href="/someone/tiny:1b"><p>1b</p><p>1.3GB · 128K context window · Text · now</p></a>'
-    (tag,) = library.parse_tags_page(html, parse_model_ref("someone/tiny"))
+    (tag,) = pages.parse_tags_page(html, parse_model_ref("someone/tiny"))
     assert tag.name == "someone/tiny:1b" and tag.params_b == 1
 
 
@@ -83,13 +83,13 @@ def test_namespaced_model_rows():
 ])
 def test_page_without_rows_is_a_layout_error(html):
     with pytest.raises(QuantpickError, match="layout was not understood"):
-        library.parse_tags_page(html, parse_model_ref("llama3.3"))
+        pages.parse_tags_page(html, parse_model_ref("llama3.3"))
 
 
 def test_cloud_only_page_parses_to_cloud_tags():
     html = ('<a href="/library/kimi-k2:1t-cloud"><p>1t-cloud</p>'
             '<p>Medium Usage · 256K context window · Text · 1 month ago</p></a>')
-    (tag,) = library.parse_tags_page(html, parse_model_ref("kimi-k2"))
+    (tag,) = pages.parse_tags_page(html, parse_model_ref("kimi-k2"))
     assert tag.cloud and tag.context == 256 * 1024
 
 
