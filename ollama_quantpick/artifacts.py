@@ -104,9 +104,9 @@ def _manifests(ref: ModelRef, tags: list[str],
                warnings: list[str]) -> dict[str, registry.Manifest | None]:
     refused: list[str] = []
 
-    def one(tag: str):
+    def one(tag: str, cache_only: bool = False):
         try:
-            return tag, registry.manifest(ref, tag)
+            return tag, registry.manifest(ref, tag, cache_only=cache_only)
         except registry.ManifestError as exc:
             refused.append(f"{ref.display.split(':')[0]}:{tag}: {exc}")
             return tag, None
@@ -114,18 +114,12 @@ def _manifests(ref: ModelRef, tags: list[str],
             raise  # the request is wrong (a bad URL): no fallback hides that
         except QuantpickError:
             return tag, None
-    found = _map_manifests(one, tags)
+    found = dict(http.map_cache_first(one, tags, WORKERS))  # Ctrl-C never waits for the pool
     if refused:
         more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
         warnings.append(f"warning: {sorted(refused)[0]}{more}; its size is the page's "
                         "(estimated)")
     return found
-
-
-def _map_manifests(one, tags: list[str]) -> dict[str, registry.Manifest | None]:
-    if len(tags) <= 1:
-        return dict(map(one, tags))
-    return dict(http.parallel_map(one, tags, WORKERS))  # Ctrl-C never waits for the pool
 
 
 def load(ref: ModelRef, *, fetched: tuple | None = None) -> Listing:
@@ -230,11 +224,13 @@ def attach_arch(ref: ModelRef, artifacts: list[Artifact], exact: Artifact | None
         ordered = sorted(members, key=lambda a: (a is not exact, a.model_bytes))
         refs.append(next((a for a in ordered if a.manifest and a.manifest.model_layer), None))
 
-    def header_of(ref_art: Artifact | None) -> tuple[GGUFInfo | None, str | None]:
+    def header_of(ref_art: Artifact | None,
+                  cache_only: bool = False) -> tuple[GGUFInfo | None, str | None]:
         if ref_art is None or ref_art.manifest is None or ref_art.manifest.model_layer is None:
             return None, None
         try:
-            header = registry.gguf_info(ref, ref_art.manifest.model_layer.digest)
+            header = registry.gguf_info(ref, ref_art.manifest.model_layer.digest,
+                                        cache_only=cache_only)
             if header.tensor_bytes > ref_art.model_bytes:
                 # The blob cannot hold the tensors its header lists: the header lies.
                 raise gguf.GGUFError(
@@ -247,8 +243,7 @@ def attach_arch(ref: ModelRef, artifacts: list[Artifact], exact: Artifact | None
             return None, f"warning: {exc}; using a size-based estimate"
 
     wanted = [r for r in refs if r is not None]
-    found = dict(zip(map(id, wanted), http.parallel_map(header_of, wanted, WORKERS)
-                     if len(wanted) > 1 else map(header_of, wanted)))
+    found = dict(zip(map(id, wanted), http.map_cache_first(header_of, wanted, WORKERS)))
     warnings = [w for _, w in found.values() if w][:1]
     for members, ref_art in zip(groups.values(), refs):
         header = found[id(ref_art)][0] if ref_art is not None else None

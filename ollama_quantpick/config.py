@@ -16,7 +16,6 @@ import errno
 import math
 import os
 import stat
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -242,6 +241,8 @@ def _write_error(path: Path, exc: OSError) -> QuantpickError:
 def write_atomic(path: Path, text: str) -> None:
     """Temporary file in the real file's folder, fsync, rename over it; the mode is kept and a
     symlinked config keeps its link. An OSError becomes one line (exit 1), the old file intact."""
+    import tempfile  # only a write needs it: reading the config stays cheap
+
     target = real_path(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)

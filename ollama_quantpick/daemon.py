@@ -6,7 +6,6 @@ The client (and httpx, pydantic under it) is imported only here, on first use: i
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -251,6 +250,8 @@ def free_disk(path: Path | None = None) -> int | None:
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent
     try:
+        import shutil
+
         return shutil.disk_usage(probe).free
     except OSError:
         return None
@@ -265,6 +266,8 @@ def check_disk(need_bytes: int, where: Path | None = None) -> None:
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent
     try:
+        import shutil
+
         free = shutil.disk_usage(probe).free
     except OSError:
         return

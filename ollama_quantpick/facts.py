@@ -12,7 +12,6 @@ quantpick makes it a miss, never a misread.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -46,7 +45,7 @@ def parsed(kind: str, text: str, parse: Callable[[str], T], encode: Callable[[T]
            decode: Callable[[Any], T], context: str = "") -> T:
     """`parse(text)`, memoized on disk by the text's SHA-256 (and `context`, e.g. the model the
     page belongs to). A parse error is raised as usual and nothing is stored."""
-    source = hashlib.sha256(text.encode("utf-8", errors="surrogatepass")).hexdigest()
+    source = http.sha256_hex(text.encode("utf-8", errors="surrogatepass"))
     key = f"facts|v{SCHEMA}|{kind}|{context}|{source}"
     if not http.settings.refresh:
         entry = http.read_cache(key)

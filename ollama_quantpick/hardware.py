@@ -11,7 +11,6 @@ import contextlib
 import json
 import os
 import re
-import subprocess
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -74,6 +73,10 @@ class Probe:
         """stdout of `argv`; None when the tool is not installed; ToolFailed when it fails."""
         if self.run is not None:
             return self.run(argv)
+        if not _on_path(argv[0]):  # not installed: no fork and exec to find that out
+            return None
+        import subprocess  # here, not at the top: most machines lack nvidia-smi or rocm-smi
+
         try:
             # errors="replace": a driver printing Latin-1 (or garbage) must not crash detection.
             done = subprocess.run(argv, capture_output=True, text=True, errors="replace",
@@ -94,6 +97,17 @@ class Probe:
             return Path(path).read_text()
         except OSError:
             return None
+
+
+def _on_path(tool: str) -> bool:
+    """`shutil.which(tool) is not None`, without importing shutil (and its bz2 and lzma) on every
+    start-up; Windows, with its PATHEXT rules, still asks shutil."""
+    if sys.platform == "win32":
+        import shutil
+
+        return shutil.which(tool) is not None
+    return any(os.access(p, os.X_OK) and not os.path.isdir(p)
+               for p in (os.path.join(d, tool) for d in os.get_exec_path()))
 
 
 def _matches(entry: dict, name: str) -> bool:

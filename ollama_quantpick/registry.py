@@ -7,7 +7,7 @@ megabytes (read with `Range: bytes=0-N`, never the whole blob) give the architec
 
 from __future__ import annotations
 
-import hashlib
+import functools
 import json
 import math
 import time
@@ -103,13 +103,14 @@ def parse_manifest(text: str) -> Manifest:
                             "bytes")
     if not any(x.media_type == MODEL for x in layers):
         raise ManifestError("the registry sent a manifest with no model layer")
-    return Manifest(hashlib.sha256(text.encode("utf-8")).hexdigest(), config, layers)
+    return Manifest(http.sha256_hex(text.encode("utf-8")), config, layers)
 
 
-def manifest(ref: ModelRef, tag: str) -> Manifest | None:
-    """The manifest of `ref:tag`, or None when the registry has no such tag (404)."""
+def manifest(ref: ModelRef, tag: str, *, cache_only: bool = False) -> Manifest | None:
+    """The manifest of `ref:tag`, or None when the registry has no such tag (404).
+    `cache_only`: http.NotCached instead of a request."""
     url = f"{_base(ref)}/manifests/{tag}"
-    page = http.get_text(url, headers={"Accept": MANIFEST_ACCEPT})
+    page = http.get_text(url, headers={"Accept": MANIFEST_ACCEPT}, cache_only=cache_only)
     if page.status == 404:
         return None
     if page.status != 200:
@@ -211,11 +212,9 @@ def read_header(url: str, what: str = "the model blob", *, headers: dict[str, st
 def _cached_info(data: object) -> gguf.GGUFInfo | None:
     """A cached GGUFInfo, or None when the entry's fields are missing or of the wrong type
     (valid JSON from another version or a bug): then the header is read again."""
-    import typing
-
     if not isinstance(data, dict):
         return None
-    hints = typing.get_type_hints(gguf.GGUFInfo)
+    hints = _info_hints()
     out = {}
     for f in fields(gguf.GGUFInfo):
         if f.name not in data:
@@ -229,6 +228,14 @@ def _cached_info(data: object) -> gguf.GGUFInfo | None:
         return gguf.GGUFInfo(**out)
     except (TypeError, ValueError):
         return None
+
+
+@functools.cache
+def _info_hints() -> dict[str, object]:
+    """GGUFInfo's field types, evaluated once (get_type_hints compiles every annotation)."""
+    import typing
+
+    return typing.get_type_hints(gguf.GGUFInfo)
 
 
 def _is_a(value: object, hint: object) -> bool:
@@ -257,20 +264,24 @@ def _is_a(value: object, hint: object) -> bool:
     return True  # a hint this checker does not know: trust the dataclass
 
 
-def gguf_info(ref: ModelRef, digest: str) -> gguf.GGUFInfo:
-    """Architecture of the model blob `digest`, read from its header and cached by digest."""
+def gguf_info(ref: ModelRef, digest: str, *, cache_only: bool = False) -> gguf.GGUFInfo:
+    """Architecture of the model blob `digest`, read from its header and cached by digest.
+    `cache_only`: http.NotCached instead of a request."""
     return cached_header(f"{_base(ref)}/blobs/{digest}", f"gguf-info|{digest}",
-                         f"the model blob {digest[:19]}", label=digest[:19])
+                         f"the model blob {digest[:19]}", label=digest[:19], cache_only=cache_only)
 
 
 def cached_header(url: str, key: str, what: str, *, label: str,
                   headers: dict[str, str] | None = None,
-                  allow_hosts: Collection[str] | None = None) -> gguf.GGUFInfo:
+                  allow_hosts: Collection[str] | None = None,
+                  cache_only: bool = False) -> gguf.GGUFInfo:
     """read_header through the cache under `key` (content-addressed: blobs never change). Only a
-    header that parsed is cached."""
+    header that parsed is cached. `cache_only`: http.NotCached instead of a request."""
     cached = None if http.settings.refresh else http.read_cache(key)
     if cached is not None and (info := _cached_info(cached.get("info"))) is not None:
         return info  # a garbled or mistyped entry falls through: the header is read again
+    if cache_only and not http.settings.offline:
+        raise http.NotCached(url)
     if http.settings.offline:
         raise QuantpickError(f"the header of {label} is not in the cache (--offline)")
     info = read_header(url, what, headers=headers, allow_hosts=allow_hosts)

@@ -8,8 +8,7 @@ the rest. `wide` keeps every column whatever the width.
 from __future__ import annotations
 
 import os
-import shutil
-import textwrap
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -30,7 +29,12 @@ def terminal_width(default: int = 80) -> int:
     env = os.environ.get("COLUMNS", "")
     if env.isascii() and env.isdigit() and int(env) > 0:
         return int(env)
-    return shutil.get_terminal_size((default, 24)).columns
+    # shutil.get_terminal_size's own steps, without importing shutil (and bz2, lzma) at start-up
+    try:
+        columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+    except (AttributeError, ValueError, OSError):
+        return default
+    return columns or default
 
 
 def cut(text: str, width: int) -> str:
@@ -108,6 +112,8 @@ def legend(parts: list[str], width: int, sep: str = "  ") -> str:
 
 def wrap(text: str, width: int, indent: str = "  ") -> list[str]:
     """Prose (reasons, notes) wrapped to the width, continuation lines indented."""
+    import textwrap
+
     return textwrap.wrap(text, width=max(width, 20), subsequent_indent=indent,
                          break_long_words=True, break_on_hyphens=False) or [""]
 
