@@ -319,3 +319,31 @@ def test_sched_spread_uses_every_gpu():
     assert len(run(m, budget(24, 16)).devices) == 1
     assert len(run(m, budget(24, 16), env={"OLLAMA_SCHED_SPREAD": "1"}).devices) == 2
     assert len(run(m, budget(24, 16), release=V12, env={"OLLAMA_SCHED_SPREAD": "1"}).devices) == 2
+
+
+@pytest.mark.parametrize("name,size", [("qwen3", "32b"), ("gemma3", "27b"), ("gpt-oss", "20b"),
+                                       ("qwen3", "30b-a3b")])
+def test_the_kv_memo_sees_every_field_the_kv_cache_depends_on(name, size):
+    """kv_layers is memoized on kv_shape(): changing any one header field must give what a
+    fresh computation gives, so a field the memo key forgot would fail here."""
+    import dataclasses
+
+    arch = model(name, size).arch
+    for f in dataclasses.fields(arch):
+        value = getattr(arch, f.name)
+        if isinstance(value, bool) or not isinstance(value, (int, list)) or \
+                (isinstance(value, list) and not all(isinstance(x, int) for x in value)):
+            continue
+        if isinstance(value, list):
+            changed = [x + 1 for x in value] if value else [1] * arch.block_count
+        else:
+            changed = value + 7
+        if f.name == "block_count":
+            continue  # the per-layer lists must keep their length
+        other = dataclasses.replace(arch, **{f.name: changed})
+        for ctx, kv in ((4096, "f16"), (40960, "q8_0")):
+            base.kv_layers(arch, ctx, 1, kv, 512)  # fill the memo with the unchanged shape
+            memo = base.kv_layers(other, ctx, 1, kv, 512)
+            fresh = base._kv_layers(other, ctx, 1, kv, 512)
+            assert memo == fresh, f.name
+    assert base.kv_layers(arch, 4096, 1, "f16", 512) != base.kv_layers(arch, 8192, 1, "f16", 512)

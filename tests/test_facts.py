@@ -58,3 +58,28 @@ def test_a_cached_answer_imports_neither_the_html_parser_nor_requests(httpserver
     assert not {"bs4", "requests", "urllib3", "soupsieve"} & modules(warm.stderr)
     # with no Ollama listening, asking its version is a refused connect: no HTTP stack, no TLS
     assert not {"ssl", "http"} & modules(warm.stderr)
+
+
+def test_a_fresh_cache_answers_without_threads_or_costly_stdlib(httpserver, tmp_path):
+    """Within the cache's lifetime (no --offline) the answer reads the cache in one thread: no
+    thread pool (concurrent.futures, logging), no hashlib (OpenSSL), no tempfile (nothing is
+    written), no subprocess (no GPU tool on PATH), no difflib."""
+    base, _ = world.serve_http(httpserver)
+    env = dict(os.environ, QUANTPICK_LIBRARY_URL=base, QUANTPICK_REGISTRY_URL=base,
+               QUANTPICK_CACHE_DIR=str(tmp_path / "c"), QUANTPICK_CONFIG=str(tmp_path / "x.toml"),
+               OLLAMA_HOST="127.0.0.1:9", PATH=str(tmp_path / "nothing"))
+    args = ["tags", "qwen3", "--vram", "24GB", "--ram", "64GB"]
+
+    def run():
+        done = subprocess.run([sys.executable, "-X", "importtime", "-m", "ollama_quantpick", *args],
+                              env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return done, {line.split("|")[-1].strip() for line in done.stderr.splitlines()
+                      if line.startswith("import time:")}
+    cold, cold_mods = run()
+    warm, warm_mods = run()
+    assert warm.stdout == cold.stdout
+    costly = {"concurrent.futures", "logging", "hashlib", "tempfile", "subprocess", "difflib",
+              "shutil", "bs4", "requests", "ollama_quantpick.pages"}
+    assert {"concurrent.futures", "ollama_quantpick.pages"} <= cold_mods  # the check can fail
+    assert not costly & warm_mods

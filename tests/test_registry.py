@@ -94,3 +94,32 @@ def test_blob_that_ends_inside_its_header(httpserver, monkeypatch):
 def test_garbled_manifest_is_a_clear_error():
     with pytest.raises(QuantpickError, match="manifest quantpick cannot read"):
         registry.parse_manifest('{"layers": [{"mediaType": 1}]}')
+
+
+def test_a_cached_listing_is_read_in_this_thread_and_only_misses_go_to_the_pool(site, monkeypatch):
+    from ollama_quantpick import artifacts
+
+    pooled: list[list] = []
+    real = http.parallel_map
+
+    def spy(fn, items, workers):
+        items = list(items)
+        pooled.append(items)
+        return real(fn, items, workers)
+    monkeypatch.setattr(http, "parallel_map", spy)
+    ref = parse_model_ref("qwen3")
+    first = artifacts.load(ref)
+    assert pooled and len(pooled[0]) > 1  # cold: the manifests went out together
+    fetched = len(site.calls)
+    pooled.clear()
+    again = artifacts.load(ref)
+    assert pooled == [] and len(site.calls) == fetched  # cached: no pool, no request
+    assert [a.manifest for a in again.artifacts] == [a.manifest for a in first.artifacts]
+    # two entries gone from the cache: only those two are fetched, together
+    gone = [a.tag.tag for a in first.artifacts[:2]]
+    for tag in gone:
+        http._cache_path(f"{registry._base(ref)}/manifests/{tag}|"
+                         '{"Accept": "' + registry.MANIFEST_ACCEPT + '"}').unlink()
+    artifacts.load(ref)
+    assert len(pooled) == 1 and len(pooled[0]) == 2
+    assert len(site.calls) == fetched + 2  # the tags page is fresh: two manifests only
