@@ -17,9 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from run import serve_world  # noqa: E402
+import world  # noqa: E402
 
 BUDGETS = [  # label, VRAM GB, RAM GB, GPU name for llm-checker
     ("24 GB GPU + 64 GB", 24, 64, "RTX 4090"),
@@ -97,7 +97,7 @@ def run_quantpick(env: dict, model: str, size: str, task: str, vram: int, ram: i
 def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="quantpick-peers-"))
     llmfit, checker = install(tmp)
-    base, server = serve_world()
+    base, server = world.serve_threaded()
     env = dict(os.environ, QUANTPICK_LIBRARY_URL=base, QUANTPICK_REGISTRY_URL=base,
                QUANTPICK_CACHE_DIR=str(tmp / "cache"), QUANTPICK_CONFIG=str(tmp / "none.toml"))
     print(f"llmfit: {'installed' if llmfit else 'not available'}; "

@@ -12,7 +12,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -53,36 +52,6 @@ def side_by_side(cmds: dict[str, list[str]], env: dict, runs: int = RUNS) -> dic
     return {name: statistics.median(t) for name, t in times.items()}
 
 
-def serve_world(delay_s: float = 0.0) -> tuple[str, object]:
-    """The fixture ollama.com + registry on a real local port (werkzeug, from the test extra);
-    `delay_s` is waited before every answer (a round trip to a far server)."""
-    import logging
-
-    from werkzeug.serving import make_server
-    from werkzeug.wrappers import Request, Response
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    served = world.Served()
-    holder = {}
-
-    @Request.application
-    def app(request):
-        if delay_s:
-            time.sleep(delay_s)
-        if request.path == "/api/version":  # the local Ollama, running (it answers its release)
-            return Response('{"version": "0.32.15"}', mimetype="application/json")
-        base = holder["base"]
-        url = base + request.full_path.rstrip("?")
-        status, headers, body = world.respond(url, dict(request.headers), served, base, base)
-        return Response(body, status=status, headers=headers)
-
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    server.served = served  # what was asked, for the request count
-    holder["base"] = f"http://127.0.0.1:{server.server_port}"
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return holder["base"], server
-
-
 def startup(env: dict) -> None:
     qp = shutil.which("quantpick") or "quantpick"
     t = side_by_side({"bare": [sys.executable, "-c", "pass"],
@@ -111,7 +80,7 @@ TAGS = ["tags", "qwen3", "--vram", "24GB", "--ram", "64GB"]
 
 
 def cached(env: dict) -> None:
-    base, server = serve_world()
+    base, server = world.serve_threaded()
     env = dict(env, QUANTPICK_LIBRARY_URL=base, QUANTPICK_REGISTRY_URL=base, OLLAMA_HOST=base)
     qp = shutil.which("quantpick") or "quantpick"
     for args in (PICK, TAGS):  # fill the cache
@@ -140,7 +109,7 @@ def cold(env: dict, delay_s: float = 0.1) -> None:
         world.gguf_header(a.model, a.size, a.quant)
     times, requests_n = [], 0
     for _ in range(5):
-        base, server = serve_world(delay_s)
+        base, server = world.serve_threaded(delay_s)
         tmp = tempfile.mkdtemp(prefix="quantpick-cold-")
         run_env = dict(env, QUANTPICK_LIBRARY_URL=base, QUANTPICK_REGISTRY_URL=base,
                        QUANTPICK_CACHE_DIR=tmp)  # no local Ollama: nothing far to ask

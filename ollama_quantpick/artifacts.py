@@ -3,6 +3,7 @@ the architecture read from a GGUF header. This is where library, registry and gg
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ollama_quantpick import gguf, http, library, registry
@@ -189,22 +190,33 @@ def _fill_from_config(ref: ModelRef, artifacts: list[Artifact]) -> None:
                 a.tag.params_b = float(model_type[:-1]) * scale
 
 
-def attach_params(ref: ModelRef, artifacts: list[Artifact]) -> None:
-    """num_ctx from each params layer (one request per distinct blob, cached for good); an
-    unreadable blob just leaves Ollama's default in force."""
-    seen: dict[str, int | None] = {}
-    for a in artifacts:
-        layer = a.manifest.params_layer if a.manifest else None
-        if layer is None:
-            continue
-        if layer.digest not in seen:
-            try:
-                value = registry.params_blob(ref, layer.digest).get("num_ctx")
-            except QuantpickError:
-                value = None
-            ok = isinstance(value, int) and not isinstance(value, bool) and value > 0
-            seen[layer.digest] = value if ok else None
-        a.num_ctx = seen[layer.digest]
+def attach_params_later(ref: ModelRef, artifacts: list[Artifact]) -> Callable[[], None]:
+    """num_ctx from each params layer (one request per distinct blob, cached for good; an
+    unreadable blob leaves Ollama's default in force), begun now: from the cache at once, else
+    in the background, beside the headers' round rather than after it. Call the result to wait."""
+    def num_ctx(digest: str, cache_only: bool = False) -> int | None:
+        try:
+            value = registry.params_blob(ref, digest, cache_only=cache_only).get("num_ctx")
+        except QuantpickError:
+            return None
+        return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 \
+            else None
+
+    layers = {a.name: a.manifest.params_layer for a in artifacts if a.manifest}
+    digests = list(dict.fromkeys(layer.digest for layer in layers.values() if layer))
+
+    def attach() -> None:
+        found = dict(zip(digests, http.map_cache_first(num_ctx, digests, WORKERS)))
+        for a in artifacts:
+            if (layer := layers.get(a.name)) is not None:
+                a.num_ctx = found[layer.digest]
+    try:
+        for digest in digests:
+            num_ctx(digest, cache_only=True)
+    except http.NotCached:
+        return http.in_background(attach)
+    attach()
+    return lambda: None
 
 
 def attach_arch(ref: ModelRef, artifacts: list[Artifact], exact: Artifact | None = None) -> list[str]:

@@ -130,6 +130,28 @@ def map_cache_first(fn: Callable[..., T], items: Iterable, workers: int) -> list
     return out
 
 
+def in_background(fn: Callable[[], T]) -> Callable[[], T]:
+    """Start `fn()` in a daemon thread (it never holds up Ctrl-C) while the caller goes on; call
+    the result to wait for its value (or its exception)."""
+    box: list = []
+
+    def work() -> None:
+        try:
+            box.append((True, fn()))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller, raised there
+            box.append((False, exc))
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+
+    def result() -> T:
+        thread.join()
+        ok, value = box[0]
+        if not ok:
+            raise value
+        return value
+    return result
+
+
 @dataclass
 class Page:
     """A fetched (or cached) text response."""

@@ -108,17 +108,7 @@ def model_info_later(ref: ModelRef) -> Callable[[], ModelInfo | None]:
         info = fetch_model_info(ref, cache_only=True)
         return lambda: info
     except http.NotCached:
-        pass
-    import threading
-
-    box: list[ModelInfo | None] = []
-    thread = threading.Thread(target=lambda: box.append(fetch_model_info(ref)), daemon=True)
-    thread.start()
-
-    def result() -> ModelInfo | None:
-        thread.join()
-        return box[0] if box else None
-    return result
+        return http.in_background(lambda: fetch_model_info(ref))
 
 
 def fetch_model_info(ref: ModelRef, *, cache_only: bool = False) -> ModelInfo | None:

@@ -265,9 +265,10 @@ def _model_pool(listing: art.Listing, ref: ModelRef, req: Request
         if len(req.refs) == 1:
             raise
         return [], None  # several models: --size picks among those that have the size
+    params = art.attach_params_later(ref, arts)  # in the same round trip as the headers
     listing.warnings += art.attach_arch(ref, listing.artifacts if target is None else [target],
                                         exact=target)
-    art.attach_params(ref, arts)
+    params()
     return arts, target
 
 
@@ -348,8 +349,9 @@ def find_alternatives(req: Request, result: Plan, limit: int = 3) -> tuple[list[
             and r.applies(a.tag.tag) for r in rows)])
         if not arts:
             continue
+        params = art.attach_params_later(ref, arts)
         art.attach_arch(ref, arts)
-        art.attach_params(ref, arts)
+        params()
         sub = replace(req, ref=ref, others=(), size=None)
         default = release_ctx(sub, arts)
         base, alts = options(sub, arts, default, ctx_ladder(sub, default))

@@ -119,10 +119,11 @@ def manifest(ref: ModelRef, tag: str, *, cache_only: bool = False) -> Manifest |
     return parse_manifest(page.text)
 
 
-def config_blob(ref: ModelRef, digest: str) -> dict:
-    """The JSON config blob (`model_family`, `model_type` like "70.6B", `file_type`)."""
+def config_blob(ref: ModelRef, digest: str, *, cache_only: bool = False) -> dict:
+    """The JSON config blob (`model_family`, `model_type` like "70.6B", `file_type`).
+    `cache_only`: http.NotCached instead of a request."""
     url = f"{_base(ref)}/blobs/{digest}"
-    page = http.get_text(url, ttl=FOREVER)
+    page = http.get_text(url, ttl=FOREVER, cache_only=cache_only)
     if page.status != 200:
         return {}
     try:
@@ -132,9 +133,9 @@ def config_blob(ref: ModelRef, digest: str) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def params_blob(ref: ModelRef, digest: str) -> dict:
+def params_blob(ref: ModelRef, digest: str, *, cache_only: bool = False) -> dict:
     """The params blob (`{"num_ctx": 8192, "stop": [...]}`): the model's own defaults."""
-    return config_blob(ref, digest)
+    return config_blob(ref, digest, cache_only=cache_only)
 
 
 class RangeStatusError(QuantpickError):

@@ -575,6 +575,43 @@ def serve_http(httpserver, served: Served | None = None) -> tuple[str, Served]:
     return base, served
 
 
+def serve_threaded(delay_s: float = 0.0) -> tuple[str, object]:
+    """The same routes on a real local port, each request in its own thread (werkzeug), so
+    concurrent requests are answered concurrently; `delay_s` is waited before every answer (a
+    round trip to a far server). Returns (base URL, server); `server.served` counts what was
+    asked and `server.started` holds (time.monotonic(), path) of each request as it came in.
+    It also answers /api/version as a running Ollama 0.32.15. Call server.shutdown() when done."""
+    import logging
+    import threading
+    import time
+
+    from werkzeug.serving import make_server
+    from werkzeug.wrappers import Request, Response
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    served = Served()
+    started: list[tuple[float, str]] = []
+    holder = {}
+
+    @Request.application
+    def app(request):
+        started.append((time.monotonic(), request.path))
+        if delay_s:
+            time.sleep(delay_s)
+        if request.path == "/api/version":
+            return Response('{"version": "0.32.15"}', mimetype="application/json")
+        base = holder["base"]
+        url = base + request.full_path.rstrip("?")
+        status, headers, body = respond(url, dict(request.headers), served, base, base)
+        return Response(body, status=status, headers=headers)
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server.served, server.started = served, started  # type: ignore[attr-defined]
+    holder["base"] = f"http://127.0.0.1:{server.server_port}"
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return holder["base"], server
+
+
 if __name__ == "__main__":
     write_fixture_pages()
 
