@@ -21,7 +21,11 @@ WORKERS = 24
 
 @dataclass
 class Artifact:
-    """One blob set in the registry, reachable under one or more tags."""
+    """One blob set in the registry, reachable under one or more tags.
+
+    `tag` is the page's row of the most specific name, as the page gave it; what the names, the
+    registry's config blob and the GGUF header tell together (quant, sizes, context, digest) is
+    kept here, beside it, and never written back into the row."""
 
     tag: library.Tag  # the most specific tag name (e.g. 70b-instruct-q4_K_M)
     aliases: list[str] = field(default_factory=list)  # the other tags (latest, 70b)
@@ -29,6 +33,17 @@ class Artifact:
     arch: GGUFInfo | None = None
     arch_source: str = "fallback"  # header | fallback (sizes from the page: estimated)
     num_ctx: int | None = None  # the model's params layer sets num_ctx (beats Ollama's default)
+    # Merged facts: None at construction means "what the tag's own row says".
+    quant: str | None = None
+    params_b: float | None = None
+    active_params_b: float | None = None
+    context: int | None = None  # trained context: the page's, else the header's
+
+    def __post_init__(self) -> None:
+        self.quant = self.quant or self.tag.quant
+        self.params_b = self.params_b or self.tag.params_b
+        self.active_params_b = self.active_params_b or self.tag.active_params_b
+        self.context = self.context or self.tag.context
 
     @property
     def name(self) -> str:
@@ -37,10 +52,6 @@ class Artifact:
     @property
     def tags(self) -> list[str]:
         return [self.tag.tag, *self.aliases]
-
-    @property
-    def quant(self) -> str | None:
-        return self.tag.quant
 
     @property
     def qat(self) -> bool:
@@ -80,7 +91,8 @@ class Artifact:
 
     def to_json(self) -> dict:
         out = self.tag.to_json()
-        out["aliases"] = self.aliases
+        out.update(quant=self.quant, params_b=self.params_b, active_params_b=self.active_params_b,
+                   context=self.context, aliases=self.aliases)
         out["digest"] = self.manifest.short_digest if self.manifest else self.tag.digest
         out["download_bytes"] = self.download_bytes
         return out
@@ -151,22 +163,18 @@ def load(ref: ModelRef, *, fetched: tuple | None = None) -> Listing:
     for t in local:
         m = manifests.get(t.tag)
         key = t.digest or (m.short_digest if m else None) or f"tag:{t.tag}"
-        if t.digest is None and m is not None:
-            t.digest = m.short_digest
         groups.setdefault(key, []).append(t)
     artifacts = []
     for members in groups.values():
         members.sort(key=_specificity, reverse=True)
         head = members[0]
         manifest = next((manifests[m.tag] for m in members if manifests.get(m.tag)), None)
-        for alias in members[1:]:  # inherit what the name of the most specific alias says
-            head.quant = head.quant or alias.quant
-            head.params_b = head.params_b or alias.params_b
-            head.active_params_b = head.active_params_b or alias.active_params_b
-        for alias in members:
-            alias.quant, alias.params_b = head.quant, head.params_b
-            alias.active_params_b = head.active_params_b
-        artifacts.append(Artifact(head, [alias.tag for alias in members[1:]], manifest))
+        # What the names say together: the most specific first (`latest` says nothing).
+        artifacts.append(Artifact(
+            head, [alias.tag for alias in members[1:]], manifest,
+            quant=next((t.quant for t in members if t.quant), None),
+            params_b=next((t.params_b for t in members if t.params_b), None),
+            active_params_b=next((t.active_params_b for t in members if t.active_params_b), None)))
     _fill_from_config(ref, artifacts)
     artifacts.sort(key=lambda a: (a.download_bytes, a.name))
     return Listing(ref, artifacts, cloud, page, warnings)
@@ -175,19 +183,19 @@ def load(ref: ModelRef, *, fetched: tuple | None = None) -> Listing:
 def _fill_from_config(ref: ModelRef, artifacts: list[Artifact]) -> None:
     """Quant and parameter count from the config blob when no tag name gives them."""
     for a in artifacts:
-        if (a.quant and a.tag.params_b) or not a.manifest or not a.manifest.config_digest:
+        if (a.quant and a.params_b) or not a.manifest or not a.manifest.config_digest:
             continue
         try:
             config = registry.config_blob(ref, a.manifest.config_digest)
         except QuantpickError:
             continue
         if not a.quant and isinstance(config.get("file_type"), str):
-            a.tag.quant = normalise_quant(config["file_type"]) or config["file_type"].lower()
+            a.quant = normalise_quant(config["file_type"]) or config["file_type"].lower()
         model_type = str(config.get("model_type", ""))
-        if not a.tag.params_b and model_type[:-1].replace(".", "", 1).isdigit():
+        if not a.params_b and model_type[:-1].replace(".", "", 1).isdigit():
             scale = {"B": 1.0, "M": 0.001}.get(model_type[-1:].upper())
             if scale:
-                a.tag.params_b = float(model_type[:-1]) * scale
+                a.params_b = float(model_type[:-1]) * scale
 
 
 def attach_params_later(ref: ModelRef, artifacts: list[Artifact]) -> Callable[[], None]:
@@ -226,11 +234,10 @@ def attach_arch(ref: ModelRef, artifacts: list[Artifact], exact: Artifact | None
     if ref.is_hf:
         from ollama_quantpick import hf
 
-        hf.attach_arch(ref, artifacts, exact)
-        return []
+        return hf.attach_arch(ref, artifacts, exact)
     groups: dict[tuple, list[Artifact]] = {}
     for a in artifacts:
-        groups.setdefault((a.tag.params_b, a.tag.active_params_b), []).append(a)
+        groups.setdefault((a.params_b, a.active_params_b), []).append(a)
     refs = []
     for members in groups.values():
         ordered = sorted(members, key=lambda a: (a is not exact, a.model_bytes))
@@ -260,13 +267,13 @@ def attach_arch(ref: ModelRef, artifacts: list[Artifact], exact: Artifact | None
     for members, ref_art in zip(groups.values(), refs):
         header = found[id(ref_art)][0] if ref_art is not None else None
         for a in members:
-            if a.tag.context is None and header is not None:
-                a.tag.context = header.context_length  # the older page layout shows none
+            if a.context is None and header is not None:
+                a.context = header.context_length  # the older page layout shows none
             if header is not None:
                 a.arch = header if a is ref_art else scale_arch(header, a.model_bytes)
                 # Without its own manifest the size is the page's rounded figure: estimated.
                 a.arch_source = "header" if a.manifest is not None else "fallback"
             else:
-                a.arch = fallback_arch(a.tag.params_b, a.model_bytes, a.tag.context)
+                a.arch = fallback_arch(a.params_b, a.model_bytes, a.context)
                 a.arch_source = "fallback"
     return warnings

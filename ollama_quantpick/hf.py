@@ -27,7 +27,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import sys
 from dataclasses import dataclass, field, replace
 from urllib.parse import quote, urlsplit
 
@@ -292,23 +291,25 @@ def header(ref: ModelRef, q: HFQuant) -> GGUFInfo:
 
 
 def attach_arch(ref: ModelRef, artifacts: list[art.Artifact], exact: art.Artifact | None = None
-                ) -> None:
+                ) -> list[str]:
     """One header for the repo (the exact target's, else the smallest single file's); the
-    parameter count, context and imatrix flag it gives apply to every quant of the repo."""
+    parameter count, context and imatrix flag it gives apply to every quant of the repo.
+    Returns the warnings for the user (a header that could not be read)."""
     hfa = [a for a in artifacts if isinstance(a, HFArtifact)]
+    warnings: list[str] = []
     if not hfa:
-        return
+        return warnings
     ordered = sorted(hfa, key=lambda a: (a is not exact, a.hf.split, a.model_bytes))
     ref_art = ordered[0]
     info = None
     try:
         info = header(ref, ref_art.hf)
     except registry.RangeStatusError as exc:
-        print(f"warning: {exc}; using a size-based estimate", file=sys.stderr)
+        warnings.append(f"warning: {exc}; using a size-based estimate")
     except QuantpickError as exc:
         if "cannot reach" not in str(exc) and "took over" not in str(exc):
             raise
-        print(f"warning: {exc}; using a size-based estimate", file=sys.stderr)
+        warnings.append(f"warning: {exc}; using a size-based estimate")
     params_b = active_b = None
     if info is not None and info.param_count:
         params_b = round(info.param_count / 1e9, 1)
@@ -316,17 +317,18 @@ def attach_arch(ref: ModelRef, artifacts: list[art.Artifact], exact: art.Artifac
             idle = info.expert_params * (1 - info.expert_used_count / info.expert_count)
             active_b = round((info.param_count - idle) / 1e9, 1)
     for a in hfa:
-        a.tag.params_b, a.tag.active_params_b = params_b, active_b
+        a.params_b, a.active_params_b = params_b, active_b
         if info is None:
             a.arch = fallback_arch(None, a.model_bytes, None)
             a.arch_source = "fallback"
             continue
-        a.tag.context = info.context_length
+        a.context = info.context_length
         a.imatrix = info.imatrix
         if a is ref_art:
             a.arch = info
             if a.quant is None and info.file_type:
-                a.tag.quant = info.file_type  # a file name without a quant: the header says it
+                a.quant = info.file_type  # a file name without a quant: the header says it
         else:  # a sibling: the shape scaled to its size; its own mix is unknown until read
             a.arch = replace(scale_arch(info, a.model_bytes), type_bytes={}, file_type=None)
         a.arch_source = "header"
+    return warnings

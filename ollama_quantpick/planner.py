@@ -80,10 +80,10 @@ def _size_filter(listing: art.Listing, size: str | None) -> list[art.Artifact]:
     want = parse_tag(size.lower())
     if want.params_b is None:
         raise InputError(f"--size takes a parameter size such as 8b, 70b or 30b-a3b, not '{size}'")
-    chosen = [a for a in arts if a.tag.params_b == want.params_b and (
-        want.active_params_b is None or a.tag.active_params_b == want.active_params_b)]
+    chosen = [a for a in arts if a.params_b == want.params_b and (
+        want.active_params_b is None or a.active_params_b == want.active_params_b)]
     if not chosen:
-        sizes = sorted({f"{a.tag.params_b:g}b" for a in arts if a.tag.params_b})
+        sizes = sorted({f"{a.params_b:g}b" for a in arts if a.params_b})
         raise InputError(f"{listing.ref.display} has no {size} size; it has {', '.join(sizes)}")
     return chosen
 
@@ -99,9 +99,9 @@ def estimate_artifact(a: art.Artifact, req: Request, ctx: int, kv_cache: str | N
     """The release's estimate of one artifact at `ctx` (clamped to the model's own context);
     releases before v0.10 try several parallel sequences and keep the most that fit."""
     assert a.arch is not None
-    model_ctx = a.arch.context_length or a.tag.context
+    model_ctx = a.arch.context_length or a.context
     run_ctx = min(ctx, model_ctx) if model_ctx else ctx
-    bpw = a.model_bytes * 8 / (a.tag.params_b * 1e9) if a.tag.params_b else None
+    bpw = a.model_bytes * 8 / (a.params_b * 1e9) if a.params_b else None
     quant = a.rating(bpw)
     model = estimators.Model(a.arch, a.model_bytes, a.projector_bytes, a.arch_source)
     choices = rel.parallel_choices(req.release.version, a.arch.architecture, req.parallel,
@@ -119,7 +119,7 @@ def candidates(arts: list[art.Artifact], req: Request, ctx: int,
     out = []
     for a in arts:
         quant, est = estimate_artifact(a, req, ctx, kv_cache)
-        out.append(Candidate(a.name, quant, a.tag.params_b, a.tag.active_params_b,
+        out.append(Candidate(a.name, quant, a.params_b, a.active_params_b,
                              a.download_bytes, est, a.aliases, a.native_precision,
                              blocked=a.blocked or quant.unpicked, artifact=a))
     return out
@@ -129,7 +129,7 @@ def release_ctx(req: Request, arts: list[art.Artifact]) -> int:
     """The num_ctx the release runs when the user sets none: the model's params layer, else
     OLLAMA_CONTEXT_LENGTH, else the release's default (VRAM tiers from v0.15.5), capped by the
     model's trained context."""
-    model_ctx = max((a.arch.context_length or a.tag.context or 0 for a in arts if a.arch),
+    model_ctx = max((a.arch.context_length or a.context or 0 for a in arts if a.arch),
                     default=0) or None
     arch = next((a.arch.architecture for a in arts if a.arch), "")
     params = next((a.num_ctx for a in arts if a.num_ctx), None)
@@ -291,7 +291,7 @@ def plan(req: Request, *, decide_pick: bool = True) -> Plan:
         raise InputError(f"none of {req.label} has a {req.size} size")
     # several models: the largest default, each tag capped at its own context by candidates()
     default = max(defaults)
-    model_ctx = max((a.arch.context_length or a.tag.context or 0 for a in pool if a.arch),
+    model_ctx = max((a.arch.context_length or a.context or 0 for a in pool if a.arch),
                     default=0) or None
     ladder = ctx_ladder(req, default, model_ctx)
     result = Plan(req, listings[0], ladder[0], default, target=target, listings=listings)
@@ -345,7 +345,7 @@ def find_alternatives(req: Request, result: Plan, limit: int = 3) -> tuple[list[
         except QuantpickError:
             continue
         arts = _comparable([a for a in listing.artifacts if any(
-            (r.params_b, r.active_params_b) == (a.tag.params_b, a.tag.active_params_b)
+            (r.params_b, r.active_params_b) == (a.params_b, a.active_params_b)
             and r.applies(a.tag.tag) for r in rows)])
         if not arts:
             continue

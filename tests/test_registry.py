@@ -145,3 +145,23 @@ def test_a_cold_listing_takes_three_round_trips(tmp_path, monkeypatch, run, real
         assert waves == 3, sorted(server.started)
     finally:
         server.shutdown()
+
+
+def test_merged_facts_live_on_the_artifact_and_the_page_row_stays_as_parsed(site):
+    """A row named only `latest`, in the older layout with no context and no digest: the quant and
+    size come from the registry's config blob, the context from the header, the digest from the
+    manifest; all of it on the artifact, while its `tag` is still exactly the page's row."""
+    from ollama_quantpick import artifacts, library
+
+    site.tags_html["qwen3"] = ('<a href="/library/qwen3:latest"><p>latest</p>'
+                               '<p>5.2GB · Text · 1 month ago</p></a>')
+    ref = parse_model_ref("qwen3")
+    (a,) = artifacts.load(ref).artifacts
+    artifacts.attach_arch(ref, [a])
+    (row,), _ = library.fetch_tags(ref)
+    assert a.tag == row  # nothing written back into the page's row
+    assert (row.quant, row.params_b, row.context, row.digest) == (None, None, None, None)
+    want = world.find("qwen3", "latest")
+    assert a.quant == want.quant and a.params_b == pytest.approx(8.2, abs=0.1)
+    assert a.context == a.arch.context_length == 40960
+    assert a.to_json()["quant"] == a.quant and a.to_json()["digest"] == want.digest[:12]
