@@ -5,14 +5,13 @@ import pytest
 import world
 from ollama_quantpick import estimate as est
 from ollama_quantpick.budget import Budget, GiB
-from ollama_quantpick.gguf import parse_header
 from ollama_quantpick.quants import lookup
 
 GB = 10**9
 
 
 def arch(model="llama3.3", size="70b", quant="q4_K_M"):
-    return parse_header(world.gguf_header(model, size, quant))
+    return world.header_info(model, size, quant)
 
 
 def budget(vram_gb=0.0, ram_gb=64.0, gpus=1, backend="cuda", bw=None):

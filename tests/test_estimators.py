@@ -25,7 +25,7 @@ def model(name="qwen3", size="32b", quant="q4_K_M") -> base.Model:
     a = world.Artifact(name, size, quant, [])
     proj = sum(x["size"] for x in a.layers if "projector" in x["mediaType"]) \
         if name in world.MODELS else 0
-    return base.Model(parse_header(world.gguf_header(name, size, quant)), a.model_bytes, proj)
+    return base.Model(world.header_info(name, size, quant), a.model_bytes, proj)
 
 
 def budget(*gpus_gib: float, ram_gb=64.0, bw: float | None = 936.0, backend="cuda") -> Budget:

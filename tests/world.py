@@ -327,6 +327,21 @@ def gguf_header(model: str, size: str, quant: str) -> bytes:
         return path.read_bytes()
 
 
+@cache
+def _header_info(model: str, size: str, quant: str):
+    from ollama_quantpick.gguf import parse_header
+
+    return parse_header(gguf_header(model, size, quant))
+
+
+def header_info(model: str, size: str, quant: str):
+    """`gguf.parse_header` of an artifact's header: parsed once per run (~30 ms each, asked for
+    ~50 times by the estimator tests), a fresh copy per call so no test sees another's edits."""
+    import copy
+
+    return copy.deepcopy(_header_info(model, size, quant))
+
+
 # ---- pages -------------------------------------------------------------------------------------
 
 def _page_size(n: int) -> str:
