@@ -681,3 +681,16 @@ def hammer_cache(cache_dir: str, n: int, tag: int) -> None:
     for i in range(n):
         http.write_cache("shared-key", {"fetched_at": time.time(), "text": f"{tag}-{i}" * 500,
                                         "status": 200})
+
+
+def run_cli(env: dict[str, str], args: list[str]) -> None:
+    """`quantpick ARGS` in this process with `env` added: a target for a process started by
+    multiprocessing, which exits with the command's exit code."""
+    import os
+    import sys
+
+    os.environ.update(env)
+    sys.argv = ["quantpick", *args]
+    from ollama_quantpick.cli import main
+
+    main()
