@@ -472,12 +472,14 @@ def test_tags_page_parser_is_linear():
     """Before: each link's ancestor walk searched the whole row list (2,000 rows: ~50 s)."""
     ref = parse_model_ref("phi4")
     small, big = world.big_tags_page("phi4", 1000), world.big_tags_page("phi4", 5000)
+    started = time.process_time()
     tags = pages.parse_tags_page(big, ref)
+    first = time.process_time() - started  # the first of the two timed runs of the big page
     assert len(tags) == 5000
     assert tags[1].size_bytes == 2 * 10**9 and tags[1].context == 131072
     assert tags[0].digest is not None and tags[0].updated == "11 months ago"
     t_small = _best_of(3, lambda: pages.parse_tags_page(small, ref))
-    t_big = _best_of(2, lambda: pages.parse_tags_page(big, ref))
+    t_big = min(first, _best_of(1, lambda: pages.parse_tags_page(big, ref)))
     assert t_big < 2  # bench/hardening.py: ~0.4 s of CPU
     assert t_big < 10 * t_small, (t_small, t_big)  # 5x the rows; quadratic would be 25x
 
