@@ -166,7 +166,6 @@ def test_ctrl_c_during_a_pull_is_exit_130_and_keeps_what_was_installed(httpserve
     import os
     import signal
     import subprocess
-    import sys
 
     base, _ = world.serve_http(httpserver)
     daemon = world.http_server(threaded=True)  # stop() need not wait out the slow download
@@ -177,8 +176,8 @@ def test_ctrl_c_during_a_pull_is_exit_130_and_keeps_what_was_installed(httpserve
                    QUANTPICK_CACHE_DIR=str(tmp_path / "c"), OLLAMA_HOST=fake.attach(daemon),
                    QUANTPICK_CONFIG=str(tmp_path / "none.toml"),
                    OLLAMA_MODELS=str(tmp_path / "models"), PYTHONUNBUFFERED="1")
-        proc = subprocess.Popen([sys.executable, "-m", "ollama_quantpick", "pull", "phi4", "--yes",
-                                 "--vram", "24GB", "--ram", "32GB"], env=env,
+        proc = subprocess.Popen([*world.python_with_sigint(), "-m", "ollama_quantpick", "pull",
+                                 "phi4", "--yes", "--vram", "24GB", "--ram", "32GB"], env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         seen = []
         for line in proc.stderr:  # wait until the download is under way

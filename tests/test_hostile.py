@@ -553,8 +553,9 @@ def test_ctrl_c_while_workers_wait_exits_130_within_a_second(httpserver, silent,
     env = dict(os.environ, QUANTPICK_LIBRARY_URL=base, QUANTPICK_REGISTRY_URL=silent.url,
                QUANTPICK_CACHE_DIR=str(tmp_path / "c"), QUANTPICK_CONFIG=str(tmp_path / "none"),
                OLLAMA_HOST="127.0.0.1:9", PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([sys.executable, "-m", "ollama_quantpick", "pick", "phi4", *BUDGET],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([*world.python_with_sigint(), "-m", "ollama_quantpick", "pick",
+                             "phi4", *BUDGET], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 30
         while silent.accepted < 3 and time.monotonic() < deadline:

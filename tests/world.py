@@ -647,6 +647,16 @@ def http_server(host: str = "127.0.0.1", threaded: bool = False):
     return server
 
 
+def python_with_sigint() -> list[str]:
+    """The start of a command line that runs this Python with SIGINT at its default: an ignored
+    SIGINT is inherited through exec (a background job of a script, nohup), and Python then sets
+    up no KeyboardInterrupt, so a test's Ctrl-C would go unheard. Follow it with `-m ...`."""
+    import sys
+
+    return [sys.executable, "-c", "import os, signal, sys; signal.signal(signal.SIGINT, "
+            "signal.SIG_DFL); os.execv(sys.executable, [sys.executable, *sys.argv[1:]])"]
+
+
 def silent_server():
     """A loopback port that accepts connections and never answers: (listening socket, the
     accepted connections so far). Close the socket, then the connections, when done."""
