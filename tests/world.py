@@ -623,7 +623,8 @@ def serve_threaded(delay_s: float = 0.0) -> tuple[str, object]:
     server = make_server("127.0.0.1", 0, app, threaded=True)
     server.served, server.started = served, started  # type: ignore[attr-defined]
     holder["base"] = f"http://127.0.0.1:{server.server_port}"
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    # shutdown() waits for the loop to look: every 50 ms, not the default 0.5 s
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     return holder["base"], server
 
 
