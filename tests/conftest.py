@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -33,6 +35,27 @@ def hermetic(tmp_path, monkeypatch):
     # No test asks a real Ollama for its release: the default host is a closed port.
     monkeypatch.setattr(daemon, "DEFAULT_HOST", "http://127.0.0.1:9")
     monkeypatch.setattr(http, "stalls", http._Stalls())
+
+
+@pytest.fixture(autouse=True)
+def settle_threads():
+    """Waits (up to 5 s) for the threads quantpick started in this test: a command that fails
+    leaves its pool workers and background page fetch to finish (a real process just exits),
+    and left running they write into the cache while a test reads it, or into the next test's
+    cache. Called at the end of every test (before `hermetic` undoes the environment); a test
+    that reads the cache calls it first."""
+    before = set(threading.enumerate())
+
+    def settle() -> None:
+        deadline = time.monotonic() + 5
+        for t in threading.enumerate():
+            target = getattr(t, "_target", None)  # threading.Thread keeps it until run() ends
+            module = getattr(target, "__module__", None) or ""
+            if t not in before and (module.startswith("ollama_quantpick")
+                                    or module == "concurrent.futures.thread"):
+                t.join(max(0.0, deadline - time.monotonic()))
+    yield settle
+    settle()
 
 
 # Parsed GGUF headers, shared by the whole test run. Each test has its own empty cache, so every

@@ -343,7 +343,7 @@ def test_gguf_cache_entry_of_wrong_types_is_reread(site, info, real_headers):
 # ---- secrets ------------------------------------------------------------------------------------
 
 def test_credentials_in_urls_never_reach_messages_or_cache_names(httpserver, run, monkeypatch,
-                                                                 tmp_path):
+                                                                 tmp_path, settle_threads):
     base, served = world.serve_http(httpserver)
     secret = "pa55w0rd-xyz"
     authed = base.replace("http://", f"http://quant:{secret}@")
@@ -362,6 +362,7 @@ def test_credentials_in_urls_never_reach_messages_or_cache_names(httpserver, run
     assert "layout was not understood" in result.stderr and "***@" in result.stderr
     assert all(secret not in out for out in outputs), [o for o in outputs if secret in o]
     assert "cannot reach Ollama at http://127.0.0.1:9" in outputs[2]
+    settle_threads()  # the model page the failed command left fetching: written, then read here
     cache = tmp_path / "cache"
     files = [p for p in cache.rglob("*") if p.is_file()]
     assert files
