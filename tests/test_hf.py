@@ -279,7 +279,8 @@ def test_a_repo_that_does_not_exist(hub, run, monkeypatch):
               "Error: no model 'nobody/Nothing-GGUF' on the Hugging Face Hub")
 
 
-def test_a_gated_repo_without_a_token_or_without_access(hub, run, monkeypatch, tmp_path):
+def test_a_gated_repo_without_a_token_or_without_access(hub, run, monkeypatch, tmp_path,
+                                                        settle_threads):
     gated = "hf.co/meta-llama/Llama-Gated-8B-GGUF"
     _one_line(run("tags", gated, *BUDGET), 1, "is gated", "set HF_TOKEN",
               "https://huggingface.co/meta-llama/Llama-Gated-8B-GGUF")
@@ -291,6 +292,7 @@ def test_a_gated_repo_without_a_token_or_without_access(hub, run, monkeypatch, t
     sent = {u: a for u, a in hub.auth.items() if a}
     assert sent and all(u.startswith(hf_hub.HUB + "/") for u in sent)
     assert any(u.startswith(hf_hub.XET) for u in hub.auth)
+    settle_threads()  # every write the three commands started is in the cache before the scan
     for f in (tmp_path / "cache").rglob("*"):
         assert hf_hub.TOKEN not in f.name
         if f.is_file():
