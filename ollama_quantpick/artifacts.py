@@ -213,17 +213,15 @@ def attach_params_later(ref: ModelRef, artifacts: list[Artifact]) -> Callable[[]
     layers = {a.name: a.manifest.params_layer for a in artifacts if a.manifest}
     digests = list(dict.fromkeys(layer.digest for layer in layers.values() if layer))
 
-    def attach() -> None:
-        found = dict(zip(digests, http.map_cache_first(num_ctx, digests, WORKERS)))
+    def attach(found: dict[str, int | None]) -> None:
         for a in artifacts:
             if (layer := layers.get(a.name)) is not None:
                 a.num_ctx = found[layer.digest]
     try:
-        for digest in digests:
-            num_ctx(digest, cache_only=True)
+        attach({digest: num_ctx(digest, cache_only=True) for digest in digests})
     except http.NotCached:
-        return http.in_background(attach)
-    attach()
+        return http.in_background(
+            lambda: attach(dict(zip(digests, http.map_cache_first(num_ctx, digests, WORKERS)))))
     return lambda: None
 
 
