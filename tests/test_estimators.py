@@ -274,6 +274,9 @@ def test_the_params_layer_sets_the_context(site, run_cli):
     assert out["estimate"]["ctx"] == 12288
     assert json.loads(run_cli(*FIT32, "--vram", "24GiB", "--ctx", "8192", "--json").stdout)[
         "estimate"]["ctx"] == 8192  # the user's --ctx beats it
+    calls = len(site.calls)
+    again = json.loads(run_cli(*FIT32, "--vram", "24GiB", "--json").stdout)
+    assert again["estimate"]["ctx"] == 12288 and len(site.calls) == calls  # read from the cache
 
 
 def test_ollama_context_length_sets_the_context(site, run_cli, monkeypatch):
