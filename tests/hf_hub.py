@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from world import ARCH, Arch, gguf_writer, vocab
+from world import ARCH, Arch, gguf_writer, serve_routes, vocab
 
 HUB = "https://huggingface.co"
 XET = "https://cas-bridge.xethub.hf.co"
@@ -341,15 +341,5 @@ def install(rsps, served: Served | None = None) -> Served:
 def serve_http(httpserver, served: Served | None = None) -> tuple[str, Served]:
     """The same routes on a real local HTTP server: the base URL is QUANTPICK_HF_URL, and the
     resolve redirect stays on that server (the configured Hub is trusted)."""
-    from werkzeug import Response
-
     served = served or Served()
-    base = httpserver.url_for("/").rstrip("/")
-
-    def handler(request):
-        url = base + request.full_path.rstrip("?")
-        status, headers, body = respond(url, dict(request.headers), served, base, base)
-        return Response(body, status=status, headers=headers)
-
-    httpserver.expect_request(re.compile(".*")).respond_with_handler(handler)
-    return base, served
+    return serve_routes(httpserver, respond, served), served

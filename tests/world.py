@@ -576,18 +576,24 @@ def install(rsps, lib: str = LIB, reg: str = REG, served: Served | None = None) 
 def serve_http(httpserver, served: Served | None = None) -> tuple[str, Served]:
     """Serve the same routes on a real local HTTP server (pytest-httpserver); returns its base
     URL, to be used as both QUANTPICK_LIBRARY_URL and QUANTPICK_REGISTRY_URL."""
+    served = served or Served()
+    return serve_routes(httpserver, respond, served), served
+
+
+def serve_routes(httpserver, router, served) -> str:
+    """Every request to `httpserver` answered by `router(url, headers, served, base, base)` (the
+    same router the `responses` mock uses, with this server as every host); returns its base."""
     from werkzeug import Response
 
-    served = served or Served()
     base = httpserver.url_for("/").rstrip("/")
 
     def handler(request):
         url = base + request.full_path.rstrip("?")
-        status, headers, body = respond(url, dict(request.headers), served, base, base)
+        status, headers, body = router(url, dict(request.headers), served, base, base)
         return Response(body, status=status, headers=headers)
 
     httpserver.expect_request(re.compile(".*")).respond_with_handler(handler)
-    return base, served
+    return base
 
 
 def serve_threaded(delay_s: float = 0.0) -> tuple[str, object]:
