@@ -5,18 +5,17 @@ Run: python bench/golden.py   (the table's answers are what `pytest tests/test_g
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 
+TESTS = Path(__file__).resolve().parent.parent / "tests"
+sys.path.insert(0, str(TESTS))
+
+import world  # noqa: E402
+
 
 def cases():
-    path = Path(__file__).parent.parent / "tests" / "test_golden.py"
-    spec = importlib.util.spec_from_file_location("golden", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["golden"] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module.CASES
+    return world.load_module(TESTS / "test_golden.py", "golden").CASES
 
 
 def main() -> None:

@@ -1,11 +1,10 @@
 """The speed model against published llama.cpp runs, and its parts."""
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 
+import world
 from ollama_quantpick.budget import Budget
 from ollama_quantpick.quants import lookup
 from ollama_quantpick.speed import bytes_per_token, constants, cpu_factor, tokens_per_s
@@ -14,12 +13,7 @@ GB = 10**9
 
 
 def bench():
-    path = Path(__file__).parent.parent / "bench" / "speed.py"
-    spec = importlib.util.spec_from_file_location("bench_speed", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_speed"] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+    return world.load_module(Path(__file__).parent.parent / "bench" / "speed.py", "bench_speed")
 
 
 def test_median_error_against_published_runs_is_within_15_percent():

@@ -596,6 +596,20 @@ def serve_routes(httpserver, router, served) -> str:
     return base
 
 
+def load_module(path: Path, name: str):
+    """The Python file at `path` as module `name` (a test file from a bench, a bench from a
+    test). Registered before it runs: dataclasses look their module up while it loads."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 def serve_threaded(delay_s: float = 0.0) -> tuple[str, object]:
     """The same routes on a real local port, each request in its own thread (werkzeug), so
     concurrent requests are answered concurrently; `delay_s` is waited before every answer (a
