@@ -25,16 +25,7 @@ import world  # noqa: E402
 from ollama_quantpick import gguf, pages  # noqa: E402
 from ollama_quantpick.tagname import parse_model_ref  # noqa: E402
 
-
-def best(fn, runs: int = 3) -> float:
-    """Best CPU time of `runs` runs (the bench machine is shared: wall time measures its load)."""
-    times = []
-    for _ in range(runs):
-        start = time.process_time()
-        fn()
-        times.append(time.process_time() - start)
-    return min(times)
-
+best = world.best_cpu_time  # CPU time, best of 3: the bench machine is shared
 
 def wall(fn) -> float:
     start = time.perf_counter()

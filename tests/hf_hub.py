@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from world import ARCH, Arch, gguf_writer, serve_routes, vocab
+from world import ARCH, Arch, add_shape, gguf_writer, serve_routes, vocab
 
 HUB = "https://huggingface.co"
 XET = "https://cas-bridge.xethub.hf.co"
@@ -214,14 +214,7 @@ def gguf_header(repo: str, path: str) -> bytes:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "m.gguf"
         w = gguf_writer()(out, s.arch)
-        w.add_string("general.name", repo.split("/")[1])
-        w.add_uint32("general.file_type", FTYPE[f.quant])
-        w.add_uint32(f"{s.arch}.block_count", s.layers)
-        w.add_uint32(f"{s.arch}.context_length", s.ctx)
-        w.add_uint32(f"{s.arch}.embedding_length", s.emb)
-        w.add_uint32(f"{s.arch}.feed_forward_length", s.ff)
-        w.add_uint32(f"{s.arch}.attention.head_count", s.heads)
-        w.add_uint32(f"{s.arch}.attention.head_count_kv", s.kv)
+        add_shape(w, s, repo.split("/")[1], FTYPE[f.quant])
         if s.experts:
             w.add_uint32(f"{s.arch}.expert_count", s.experts)
             w.add_uint32(f"{s.arch}.expert_used_count", s.used)

@@ -459,16 +459,6 @@ def test_registry_reads_a_header_in_range_steps_without_reparsing(site, monkeypa
 
 # ---- the tags-page parser: linear ---------------------------------------------------------------
 
-def _best_of(n: int, fn) -> float:
-    """Best CPU time of `n` runs: wall time on a shared CI machine measures its load."""
-    times = []
-    for _ in range(n):
-        started = time.process_time()
-        fn()
-        times.append(time.process_time() - started)
-    return min(times)
-
-
 def test_tags_page_parser_is_linear():
     """Before: each link's ancestor walk searched the whole row list (2,000 rows: ~50 s)."""
     ref = parse_model_ref("phi4")
@@ -479,8 +469,8 @@ def test_tags_page_parser_is_linear():
     assert len(tags) == 5000
     assert tags[1].size_bytes == 2 * 10**9 and tags[1].context == 131072
     assert tags[0].digest is not None and tags[0].updated == "11 months ago"
-    t_small = _best_of(3, lambda: pages.parse_tags_page(small, ref))
-    t_big = min(first, _best_of(1, lambda: pages.parse_tags_page(big, ref)))
+    t_small = world.best_cpu_time(lambda: pages.parse_tags_page(small, ref), 3)
+    t_big = min(first, world.best_cpu_time(lambda: pages.parse_tags_page(big, ref), 1))
     assert t_big < 2  # bench/hardening.py: ~0.4 s of CPU
     assert t_big < 10 * t_small, (t_small, t_big)  # 5x the rows; quadratic would be 25x
 

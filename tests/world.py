@@ -272,6 +272,18 @@ def vocab(n: int) -> Vocab:
 
 
 @cache
+def add_shape(w, a: Arch, name: str, file_type: int) -> None:
+    """The keys every fixture header starts with: name, file type, and the model's shape."""
+    w.add_string("general.name", name)
+    w.add_uint32("general.file_type", file_type)
+    w.add_uint32(f"{a.arch}.block_count", a.layers)
+    w.add_uint32(f"{a.arch}.context_length", a.ctx)
+    w.add_uint32(f"{a.arch}.embedding_length", a.emb)
+    w.add_uint32(f"{a.arch}.feed_forward_length", a.ff)
+    w.add_uint32(f"{a.arch}.attention.head_count", a.heads)
+    w.add_uint32(f"{a.arch}.attention.head_count_kv", a.kv)
+
+
 def gguf_writer():
     """`gguf.GGUFWriter`, except that a `Vocab` is packed once per size: the package packs each
     string through three calls, ~0.2 s for a 262,144-token vocabulary, and the fixtures write
@@ -298,14 +310,7 @@ def gguf_header(model: str, size: str, quant: str) -> bytes:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "m.gguf"
         w = gguf_writer()(path, a.arch)
-        w.add_string("general.name", f"{model} {size}")
-        w.add_uint32("general.file_type", FTYPE[quant])
-        w.add_uint32(f"{a.arch}.block_count", a.layers)
-        w.add_uint32(f"{a.arch}.context_length", a.ctx)
-        w.add_uint32(f"{a.arch}.embedding_length", a.emb)
-        w.add_uint32(f"{a.arch}.feed_forward_length", a.ff)
-        w.add_uint32(f"{a.arch}.attention.head_count", a.heads)
-        w.add_uint32(f"{a.arch}.attention.head_count_kv", a.kv)
+        add_shape(w, a, f"{model} {size}", FTYPE[quant])
         if a.head_dim != a.emb // a.heads:
             w.add_uint32(f"{a.arch}.attention.key_length", a.head_dim)
             w.add_uint32(f"{a.arch}.attention.value_length", a.head_dim)
@@ -594,6 +599,18 @@ def serve_routes(httpserver, router, served) -> str:
 
     httpserver.expect_request(re.compile(".*")).respond_with_handler(handler)
     return base
+
+
+def best_cpu_time(fn, runs: int = 3) -> float:
+    """Best CPU time of `runs` runs of `fn()`: on a shared machine wall time measures its load."""
+    import time
+
+    times = []
+    for _ in range(runs):
+        start = time.process_time()
+        fn()
+        times.append(time.process_time() - start)
+    return min(times)
 
 
 def load_module(path: Path, name: str):
