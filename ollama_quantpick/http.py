@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -40,6 +40,8 @@ MAX_BODY = 20 * 2**20  # a tags page is ~100 kB; anything past 20 MiB is not a p
 BODY_DEADLINE_S = 30  # a body still trickling in after this long is cut off
 MAX_REDIRECTS = 5
 DEFAULT_TTL = 24 * 3600
+# A writer holds its temp file for milliseconds; one an hour old was left by a killed process.
+ORPHAN_AGE_S = 3600
 T = TypeVar("T")
 USER_AGENT = f"quantpick/{__version__} (+https://github.com/quantpick/quantpick)"
 
@@ -254,9 +256,23 @@ def write_cache(key: str, data: dict) -> None:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        _remove_orphans(path.parent)
     except (OSError, ValueError) as exc:  # ValueError: a nan/inf that JSON cannot hold
         _warn_once(f"cache not writable ({getattr(exc, 'strerror', None) or exc}); continuing "
                    "without a cache")
+
+
+def _remove_orphans(folder: Path) -> None:
+    """Delete the temp files a killed process left in `folder`: Ctrl-C during a cold fetch ends
+    the process without waiting for the threads that write the cache (cli._leave), and a kill -9
+    can land between the write and the rename. Only old ones: a live writer's file is young."""
+    cutoff = time.time() - ORPHAN_AGE_S
+    with suppress(OSError), os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.name.startswith(".tmp-"):
+                with suppress(OSError):  # renamed or removed meanwhile by its own process
+                    if entry.stat().st_mtime < cutoff:
+                        os.unlink(entry.path)
 
 
 def _allowed(host: str, allow_hosts: Collection[str]) -> bool:

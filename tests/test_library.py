@@ -1,4 +1,5 @@
 import json
+import os
 import time
 
 import pytest
@@ -140,6 +141,21 @@ def test_garbled_cache_is_refetched(site):
     tags, page = library.fetch_tags(ref)
     assert not page.from_cache and len(tags) == 5
     assert json.loads(path.read_text())["status"] == 200
+
+
+def test_a_write_removes_the_temp_files_a_killed_process_left():
+    """Ctrl-C during a cold fetch exits without waiting for the threads that write the cache;
+    what they left is swept by the next write to that folder, unless it may still be in use."""
+    path = http._cache_path("a key")
+    path.parent.mkdir(parents=True)
+    orphan, live = path.parent / ".tmp-orphan.json", path.parent / ".tmp-live.json"
+    orphan.write_text("{")
+    live.write_text("{")
+    old = time.time() - http.ORPHAN_AGE_S - 60
+    os.utime(orphan, (old, old))
+    http.write_cache("a key", {"fetched_at": time.time(), "text": "x"})
+    assert not orphan.exists() and live.exists()
+    assert http.read_cache("a key")["text"] == "x"
 
 
 def test_offline_without_cache_says_so():
