@@ -100,6 +100,8 @@ class Artifact:
 
 @dataclass
 class Listing:
+    """One model's pullable artifacts, its cloud-only tags, and the notes for the user."""
+
     ref: ModelRef
     artifacts: list[Artifact]
     cloud: list[library.Tag]

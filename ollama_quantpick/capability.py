@@ -22,6 +22,8 @@ from ollama_quantpick.tagname import parse_tag
 
 @dataclass(frozen=True)
 class Capability:
+    """A model's standing on one task's benchmark, and where the figure comes from."""
+
     value: float  # on the benchmark's 0-100 scale
     source: str  # "benchmark" | "size law" | "no data"
     basis: str  # "LiveBench Mathematics: qwen3:32b 80.1", or the anchor the size law scaled
@@ -38,6 +40,8 @@ class Capability:
 
 @dataclass(frozen=True)
 class Row:
+    """One model size in data/capability.toml: its benchmark scores per task."""
+
     model: str
     size: str
     params_b: float | None

@@ -118,6 +118,8 @@ MODEL_KEYS = {"name": _names, "task": _choice(_tasks), "ctx": _int_pos, "prefer"
 
 @dataclass
 class Config:
+    """The config file as read: its path, whether it exists, and its TOML data."""
+
     path: Path
     exists: bool
     data: dict = field(default_factory=dict)

@@ -150,6 +150,8 @@ def _unreachable(host: str) -> QuantpickError:
 
 @dataclass
 class Daemon:
+    """The local Ollama server, reached through the official `ollama` client."""
+
     host: str
     _client: object = None
     _installed: dict[str, str] | None = None  # asked once per command, refreshed after a pull

@@ -28,6 +28,8 @@ ASSUMED_CPU_GBPS = 51.2
 
 @dataclass
 class GPU:
+    """One detected or named GPU: vendor, memory, bandwidth and Ollama's backend."""
+
     vendor: str  # nvidia | amd | apple
     name: str
     vram_bytes: int
@@ -39,6 +41,8 @@ class GPU:
 
 @dataclass
 class Hardware:
+    """What this machine has: its GPUs and RAM, with notes on how they were found."""
+
     gpus: list[GPU]
     ram_bytes: int | None
     ram_available_bytes: int | None

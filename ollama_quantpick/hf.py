@@ -76,6 +76,8 @@ def is_hub_host(url: str) -> bool:
 
 @dataclass
 class HubFile:
+    """One file of a Hugging Face repository, as the Hub's tree API lists it."""
+
     path: str
     size: int
     sha256: str | None = None  # the LFS object id: content-addressed, so header caches key on it

@@ -19,6 +19,8 @@ from ollama_quantpick.tagname import ModelRef, parse_tag
 
 @dataclass
 class Request:
+    """One decision to make: the model(s), the budget and every resolved setting."""
+
     ref: ModelRef
     budget: Budget
     task: str = "general"
@@ -43,6 +45,8 @@ class Request:
 
 @dataclass
 class Plan:
+    """The decision's result: every option tried, the ranking shown and the choice."""
+
     request: Request
     listing: art.Listing
     ctx: int  # the context the ranking shows

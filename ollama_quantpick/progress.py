@@ -23,6 +23,8 @@ REDRAW_S = 0.1  # at most ten redraws a second on a terminal
 
 @dataclass
 class Layer:
+    """One blob of a pull, as the progress bar tracks it."""
+
     digest: str
     total: int
     completed: int = 0

@@ -8,6 +8,8 @@ from functools import lru_cache
 
 @dataclass(frozen=True)
 class Quant:
+    """One quantization type's size and quality figures (data/quants.toml)."""
+
     name: str
     bpw_block: float
     bpw_file: float

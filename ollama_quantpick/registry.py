@@ -39,6 +39,8 @@ class ManifestError(QuantpickError):
 
 @dataclass
 class Layer:
+    """One blob of a registry manifest."""
+
     media_type: str
     digest: str
     size: int
@@ -46,6 +48,8 @@ class Layer:
 
 @dataclass
 class Manifest:
+    """A tag's registry manifest: its digest, config blob and layers."""
+
     digest: str  # sha256 hex of the manifest: what `ollama list` shows
     config_digest: str | None
     layers: list[Layer] = field(default_factory=list)

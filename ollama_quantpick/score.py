@@ -73,6 +73,8 @@ class Candidate:
 
 @dataclass
 class Choice:
+    """The chosen tag, the runner-up and why, at the context chosen."""
+
     pick: Candidate
     runner_up: Candidate | None
     reason: str

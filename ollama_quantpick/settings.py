@@ -106,6 +106,8 @@ SPECS: dict[str, Spec] = {
 
 @dataclass(frozen=True)
 class Resolved:
+    """A setting's value and where it came from."""
+
     value: Any
     source: str  # flag | env NAME | config | default | detected
 

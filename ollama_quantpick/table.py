@@ -17,6 +17,8 @@ GAP = 2  # spaces between columns
 
 @dataclass(frozen=True)
 class Column:
+    """One column of a terminal table, and how it gives way when space runs out."""
+
     key: str
     header: str
     priority: int  # 0 = always shown; higher = dropped first when the width runs out

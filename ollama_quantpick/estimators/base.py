@@ -61,6 +61,8 @@ class Run:
 
 @dataclass
 class Device:
+    """What one GPU holds: its llama.cpp name, bytes and layers."""
+
     name: str
     bytes: int
     layers: int
@@ -71,6 +73,8 @@ class Device:
 
 @dataclass
 class Estimate:
+    """How the release runs one artifact on a budget: memory, placement, speed."""
+
     ctx: int
     kv_cache: str
     weights_bytes: int
