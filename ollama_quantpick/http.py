@@ -46,6 +46,11 @@ T = TypeVar("T")
 USER_AGENT = f"quantpick/{__version__} (+https://github.com/quantpick/quantpick)"
 
 
+def to_stderr(level: str, message: str) -> None:
+    """`note: …` or `warning: …` on stderr, at once."""
+    print(f"{level}: {message}", file=sys.stderr, flush=True)
+
+
 @dataclass
 class Settings:
     """How this process uses the cache (set once by the CLI from flags and config)."""
@@ -53,6 +58,10 @@ class Settings:
     ttl: float = DEFAULT_TTL
     offline: bool = False
     refresh: bool = False
+    # Where the news that cannot wait for the answer goes ("note": a host is not answering,
+    # "warning": the cache cannot be written): said while the command waits, from any thread.
+    # The CLI routes it (-q drops the notes).
+    notify: Callable[[str, str], None] = to_stderr
 
 
 settings = Settings()
@@ -88,14 +97,11 @@ class _Stalls:
             first = host not in self.noted
             self.noted.add(host)
         if first:
-            _notify(f"{host} is not answering; retrying for up to {STALL_BUDGET_S:.0f} s")
+            settings.notify("note", f"{host} is not answering; retrying for up to "
+                            f"{STALL_BUDGET_S:.0f} s")
 
 
 stalls = _Stalls()
-
-
-def _notify(message: str) -> None:
-    print(f"note: {message}", file=sys.stderr, flush=True)
 
 
 def parallel_map(fn: Callable, items: Iterable, workers: int) -> list:
@@ -206,7 +212,7 @@ def _warn_once(message: str) -> None:
     global _warned_cache
     if not _warned_cache:
         _warned_cache = True
-        print(f"warning: {message}", file=sys.stderr)
+        settings.notify("warning", message)
 
 
 def sha256_hex(data: bytes) -> str:

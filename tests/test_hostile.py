@@ -510,6 +510,20 @@ def test_stalled_library_costs_one_budget_and_says_so(run, monkeypatch, silent, 
     assert silent.accepted < http.RETRIES  # the budget, not the tries, ended the wait
 
 
+def test_quiet_drops_the_stall_note_from_the_worker_threads_not_the_error(
+        httpserver, run, monkeypatch, silent, scaled_stall):
+    """-q: "No notes". The stall is noticed in a worker thread, outside Click's context; the
+    answer and its warning about the missing manifests stay."""
+    base, _ = world.serve_http(httpserver)
+    monkeypatch.setenv("QUANTPICK_LIBRARY_URL", base)
+    monkeypatch.setenv("QUANTPICK_REGISTRY_URL", silent.url)
+    result = run("-q", "pick", "phi4", *BUDGET)
+    assert result.exit_code == 0, result.stderr
+    assert "not answering" not in result.stderr
+    assert "the registry gave no manifest for phi4" in result.stderr
+    assert silent.accepted >= 1  # it did stall (without -q, the next test's note)
+
+
 def test_stalled_registry_with_workers_waiting_costs_one_budget(httpserver, run, monkeypatch,
                                                                  silent, scaled_stall):
     """Three manifest requests stall at once in the thread pool: the clock is shared, the wait

@@ -147,9 +147,18 @@ def load_config() -> config_mod.Config:
 
 
 def apply_cache(cfg: config_mod.Config, offline: bool, refresh: bool) -> None:
-    from ollama_quantpick import settings
+    """Set the cache mode, and route what the HTTP layer says while it waits: a warning always,
+    a note unless -q (read now: the notes come from worker threads, outside Click's context)."""
+    from ollama_quantpick import http, settings
 
     settings.apply_cache(cfg, offline, refresh)
+    quiet = global_quiet()
+
+    def notify(level: str, message: str) -> None:
+        if level != "note" or not quiet:
+            http.to_stderr(level, message)
+
+    http.settings.notify = notify
 
 
 def prepare(offline: bool, refresh: bool, vram: str | None, ram: str | None, gpu: str | None):
