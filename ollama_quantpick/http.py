@@ -71,12 +71,15 @@ _warned_cache = False
 
 class _Stalls:
     """The command's shared stall clock: started by the first request that times out; every
-    later attempt gets only the time left, and none is made once it has run out."""
+    later attempt gets only the time left, and none is made once it has run out. It stops when
+    every host that stalled has answered again: a stall that is over costs nothing later (a
+    `sync` of many models must not be refused 30 s after one slow answer)."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.started: float | None = None
         self.noted: set[str] = set()
+        self.stalling: set[str] = set()  # hosts whose last request timed out
 
     def timeout(self, host: str) -> tuple[float, float]:
         """(connect, read) seconds for the next attempt; QuantpickError when none is left."""
@@ -94,11 +97,22 @@ class _Stalls:
         with self.lock:
             if self.started is None:
                 self.started = since
+            self.stalling.add(host)
             first = host not in self.noted
             self.noted.add(host)
         if first:
             settings.notify("note", f"{host} is not answering; retrying for up to "
                             f"{STALL_BUDGET_S:.0f} s")
+
+    def answered(self, host: str) -> None:
+        """A request to `host` got an answer: its stall is over, and with no other host stalling
+        the clock stops (the next stall starts a new budget)."""
+        with self.lock:
+            if self.started is None:
+                return
+            self.stalling.discard(host)
+            if not self.stalling:
+                self.started = None
 
 
 stalls = _Stalls()
@@ -312,6 +326,7 @@ def open_stream(url: str, headers: dict[str, str] | None = None, *, same_host: b
         except requests.Timeout:
             stalls.stalled(host, started)
             raise
+        stalls.answered(host)
         if not r.is_redirect:
             try:
                 yield r

@@ -510,6 +510,40 @@ def test_stalled_library_costs_one_budget_and_says_so(run, monkeypatch, silent, 
     assert silent.accepted < http.RETRIES  # the budget, not the tries, ended the wait
 
 
+def test_a_stall_that_is_over_costs_nothing_later(scaled_stall):
+    """One slow answer (a timeout, then the retry answers) starts the stall clock; the answer
+    stops it. Past the budget, a request to the healthy host is still sent (it was refused)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        slowed = False
+
+        def do_GET(self):
+            if self.path == "/slow-once" and not Handler.slowed:
+                Handler.slowed = True
+                time.sleep(0.8)  # past the 0.5 s read timeout, once
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    try:
+        assert http.get_text(base + "/slow-once").text == "ok"
+        assert Handler.slowed and http.stalls.noted  # it did stall once
+        time.sleep(scaled_stall + 0.2)
+        assert http.get_text(base + "/healthy").text == "ok"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_quiet_drops_the_stall_note_from_the_worker_threads_not_the_error(
         httpserver, run, monkeypatch, silent, scaled_stall):
     """-q: "No notes". The stall is noticed in a worker thread, outside Click's context; the
