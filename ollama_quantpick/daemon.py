@@ -115,7 +115,7 @@ def ask_version(host: str, timeout: float | None = None) -> tuple[str | None, st
         return None, f"no Ollama answered at {host}"
     try:
         version = json.loads(answer["body"]).get("version")  # type: ignore[arg-type]
-    except (ValueError, AttributeError, UnicodeDecodeError):
+    except (ValueError, AttributeError, UnicodeDecodeError, RecursionError):
         version = None
     if not isinstance(version, str) or not version.strip():
         return None, f"Ollama at {host} answered /api/version with something that is not a version"

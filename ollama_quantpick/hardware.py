@@ -313,7 +313,7 @@ def amd(probe: Probe, notes: list[str]) -> list[GPU]:
                     gpus.append(GPU("amd", name, total, total - used, bandwidth_for(name), "rocm",
                                     index))
             return gpus
-        except (ValueError, KeyError, TypeError, AttributeError, OverflowError):
+        except (ValueError, KeyError, TypeError, AttributeError, OverflowError, RecursionError):
             notes.append("rocm-smi printed JSON quantpick cannot read — trying sysfs")
     for index in range(16):
         base = f"/sys/class/drm/card{index}/device"

@@ -232,7 +232,7 @@ def list_files(ref: ModelRef) -> tuple[list[HubFile], http.Page]:
             if isinstance(s.get("rfilename"), str) and isinstance(size, int) and \
                     not isinstance(size, bool) and 0 <= size <= registry.MAX_LAYER:
                 files.append(HubFile(s["rfilename"], size, lfs.get("sha256") or s.get("blobId")))
-    except (ValueError, AttributeError, TypeError):
+    except (ValueError, AttributeError, TypeError, RecursionError):
         raise QuantpickError(f"the Hugging Face Hub sent a file list quantpick cannot read "
                              f"for {ref.namespace}/{ref.model}") from None
     return files, page

@@ -253,7 +253,7 @@ def read_cache(key: str) -> dict | None:
     """The cached entry for `key`, or None when absent or unreadable (a garbled file is ignored)."""
     try:
         data = json.loads(_cache_path(key).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # a garbled file, or one nested past the limit
         return None
     stamp = data.get("fetched_at") if isinstance(data, dict) else None
     if isinstance(stamp, bool) or not isinstance(stamp, (int, float)) or not math.isfinite(stamp):

@@ -94,7 +94,7 @@ def parse_manifest(text: str) -> Manifest:
         layers = [Layer(str(x["mediaType"]), str(x["digest"]), int(x["size"]))
                   for x in data.get("layers", [])]
         config = (data.get("config") or {}).get("digest")
-    except (ValueError, KeyError, TypeError, AttributeError, OverflowError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError, OverflowError, RecursionError) as exc:
         raise ManifestError(f"the registry sent a manifest quantpick cannot read ({exc})") from None
     # A manifest that reads but cannot be true would make a 29 GB tag "fit" a 16 GB card (no
     # layers: zero bytes) or worse; refused, the caller falls back to the page's size.
@@ -132,7 +132,7 @@ def config_blob(ref: ModelRef, digest: str, *, cache_only: bool = False) -> dict
         return {}
     try:
         data = json.loads(page.text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: `[[[[…` nested past Python's limit
         return {}
     return data if isinstance(data, dict) else {}
 

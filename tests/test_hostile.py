@@ -221,6 +221,8 @@ BAD_MANIFESTS = {
     "size 1e400": (_with_layer_size(1.5).replace("1.5", "1e400"), "cannot read"),
     "no model layer": (_fp16_manifest(layers=json.loads(_fp16_manifest())["layers"][1:]),
                        "a manifest with no model layer"),
+    # json.loads raises RecursionError, not ValueError, past Python's nesting limit
+    "nested past the limit": ("[" * 100_000, "cannot read"),
 }
 
 

@@ -143,6 +143,16 @@ def test_garbled_cache_is_refetched(site):
     assert json.loads(path.read_text())["status"] == 200
 
 
+def test_a_cache_file_nested_past_the_limit_is_refetched(site):
+    """json.loads raises RecursionError, not ValueError, on `[[[[…`: still just a bad entry."""
+    ref = parse_model_ref("phi4")
+    library.fetch_tags(ref)
+    path = http._cache_path(library.tags_url(ref) + "|{}")
+    path.write_text("[" * 100_000)
+    tags, page = library.fetch_tags(ref)
+    assert not page.from_cache and len(tags) == 5
+
+
 def test_a_write_removes_the_temp_files_a_killed_process_left():
     """Ctrl-C during a cold fetch exits without waiting for the threads that write the cache;
     what they left is swept by the next write to that folder, unless it may still be in use."""
