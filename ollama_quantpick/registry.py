@@ -12,7 +12,7 @@ import json
 import math
 import time
 from collections.abc import Collection, Iterator
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 
 from ollama_quantpick import gguf, http
 from ollama_quantpick.errors import QuantpickError
@@ -23,6 +23,9 @@ MODEL = "application/vnd.ollama.image.model"
 PROJECTOR = "application/vnd.ollama.image.projector"
 PARAMS = "application/vnd.ollama.image.params"  # the Modelfile's PARAMETER lines, as JSON
 FOREVER = float("inf")  # blobs are addressed by digest: they never change
+# The version of what a cached header entry holds: bump it when the header reader's output
+# changes meaning (a new GGUFInfo field needs no bump: an entry without it is read again).
+HEADER_SCHEMA = 2
 # The first Range asks for 16 MiB: the reader stops as soon as the tensor table ends, so a large
 # first range costs no extra bytes, and it covers the whole header of almost every model in one
 # round trip (128k-262k-token vocabularies make 2.5-6 MB headers; bench/RESULTS.md).
@@ -215,18 +218,16 @@ def read_header(url: str, what: str = "the model blob", *, headers: dict[str, st
 
 
 def _cached_info(data: object) -> gguf.GGUFInfo | None:
-    """A cached GGUFInfo, or None when the entry's fields are missing or of the wrong type
-    (valid JSON from another version or a bug): then the header is read again."""
+    """A cached GGUFInfo, or None when a field is missing or of the wrong type (valid JSON from
+    another version or a bug): then the header is read again. Every field is written, so a
+    missing one means an entry from before the field existed; its default would be a guess
+    (a header cached before `layer_expert_bytes` read as a dense model)."""
     if not isinstance(data, dict):
         return None
     hints = _info_hints()
     out = {}
     for f in fields(gguf.GGUFInfo):
-        if f.name not in data:
-            if f.default is MISSING and f.default_factory is MISSING:
-                return None
-            continue
-        if not _is_a(data[f.name], hints[f.name]):
+        if f.name not in data or not _is_a(data[f.name], hints[f.name]):
             return None
         out[f.name] = data[f.name]
     try:
@@ -283,12 +284,13 @@ def cached_header(url: str, key: str, what: str, *, label: str,
     """read_header through the cache under `key` (content-addressed: blobs never change). Only a
     header that parsed is cached. `cache_only`: http.NotCached instead of a request."""
     cached = None if http.settings.refresh else http.read_cache(key)
-    if cached is not None and (info := _cached_info(cached.get("info"))) is not None:
-        return info  # a garbled or mistyped entry falls through: the header is read again
+    if cached is not None and cached.get("schema") == HEADER_SCHEMA and \
+            (info := _cached_info(cached.get("info"))) is not None:
+        return info  # an old, garbled or mistyped entry falls through: the header is read again
     if cache_only and not http.settings.offline:
         raise http.NotCached(url)
     if http.settings.offline:
         raise QuantpickError(f"the header of {label} is not in the cache (--offline)")
     info = read_header(url, what, headers=headers, allow_hosts=allow_hosts)
-    http.write_cache(key, {"fetched_at": time.time(), "info": asdict(info)})
+    http.write_cache(key, {"fetched_at": time.time(), "schema": HEADER_SCHEMA, "info": asdict(info)})
     return info

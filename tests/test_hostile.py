@@ -342,6 +342,25 @@ def test_gguf_cache_entry_of_wrong_types_is_reread(site, info, real_headers):
     assert site.ranges  # read from the registry again, not from the mistyped entry
 
 
+@pytest.mark.parametrize("older", ["no schema", "a field it did not have yet"])
+def test_a_header_cached_by_an_older_quantpick_is_read_again(site, older, real_headers):
+    """Headers are cached forever (blobs never change), but what quantpick reads from them grows:
+    an entry from before `layer_expert_bytes` read as a dense model, silently, until --refresh."""
+    a = world.find("phi4", "latest")
+    first = registry.gguf_info(parse_model_ref("phi4"), a.blob_digest)
+    path = http._cache_path(f"gguf-info|{a.blob_digest}")
+    entry = json.loads(path.read_text())
+    if older == "no schema":
+        del entry["schema"]
+    else:
+        del entry["info"]["layer_expert_bytes"]
+    path.write_text(json.dumps(entry))
+    site.ranges.clear()
+    assert registry.gguf_info(parse_model_ref("phi4"), a.blob_digest) == first
+    assert site.ranges  # read from the registry again
+    assert json.loads(path.read_text())["schema"] == registry.HEADER_SCHEMA
+
+
 # ---- secrets ------------------------------------------------------------------------------------
 
 def test_credentials_in_urls_never_reach_messages_or_cache_names(httpserver, run, monkeypatch,
