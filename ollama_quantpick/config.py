@@ -18,7 +18,7 @@ import os
 import stat
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -273,36 +273,68 @@ LOCK_TIMEOUT_S = 10.0
 @contextmanager
 def locked(path: Path) -> Iterator[None]:
     """Hold an exclusive lock for a read-modify-write of `path`. POSIX: flock on the real file's
-    folder (no lock file left in the user's dotfiles; works in a read-only folder too). Elsewhere:
-    an O_EXCL lock file beside it, taken over when older than the timeout (a crashed writer)."""
+    folder (no lock file left in the user's dotfiles; works in a read-only folder too). Elsewhere,
+    or where the file system refuses flock: an O_EXCL lock file beside it, taken over when older
+    than the timeout (a crashed writer).
+
+    The folder is made first, so that every process, the one that creates it included, takes the
+    same kind of lock: one that took a lock file while another took flock would exclude nothing
+    (two `config set`s on a fresh machine lost a key)."""
     folder = real_path(path).parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        made = True
+    except OSError:  # a read-only parent, or a file in the way: the write fails with its own line
+        made = False
+    if not made:
+        yield  # nobody can write there, so there is nothing to serialize
+        return
     try:
         import fcntl
     except ImportError:  # Windows
         fcntl = None  # type: ignore[assignment]
-    if fcntl is not None and folder.is_dir():
-        fd = os.open(folder, os.O_RDONLY)
+    fd = -1
+    if fcntl is not None:
+        with suppress(OSError):  # a folder we may not read: the lock file, for everyone alike
+            fd = os.open(folder, os.O_RDONLY)
+    if fd >= 0:
         try:
-            deadline = time.monotonic() + LOCK_TIMEOUT_S
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() > deadline:
-                        raise QuantpickError(f"{path} is locked by another quantpick for over "
-                                             f"{LOCK_TIMEOUT_S:.0f} s; try again") from None
-                    time.sleep(0.02)
-            yield
+            if _flock(fcntl, fd, path):
+                yield
+                return
         finally:
             os.close(fd)  # closing releases the lock
-        return
-    lock = folder / f".{real_path(path).name}.lock"
+    with _lock_file(folder / f".{real_path(path).name}.lock", path):
+        yield
+
+
+def _flock(fcntl, fd: int, path: Path) -> bool:
+    """Take flock on `fd`, polling until the timeout; False where the file system does not do
+    flock (then it refuses every process alike, so all fall back to the lock file together)."""
     deadline = time.monotonic() + LOCK_TIMEOUT_S
     while True:
         try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                raise QuantpickError(f"{path} is locked by another quantpick for over "
+                                     f"{LOCK_TIMEOUT_S:.0f} s; try again") from None
+            time.sleep(0.02)
+        except OSError as exc:
+            if exc.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
+                return False
+            raise
+
+
+@contextmanager
+def _lock_file(lock: Path, path: Path) -> Iterator[None]:
+    deadline = time.monotonic() + LOCK_TIMEOUT_S
+    held = False
+    while not held:
+        try:
             os.close(os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
-            break
+            held = True
         except FileExistsError:
             try:
                 if time.time() - lock.stat().st_mtime > LOCK_TIMEOUT_S:
@@ -313,14 +345,13 @@ def locked(path: Path) -> Iterator[None]:
             if time.monotonic() > deadline:
                 raise QuantpickError(f"{path} is locked ({lock} exists); try again") from None
             time.sleep(0.02)
-        except FileNotFoundError:  # the folder does not exist yet: nobody else can hold it
-            folder.mkdir(parents=True, exist_ok=True)
         except OSError:  # a read-only folder: the write will fail with its own message
             break
     try:
         yield
     finally:
-        lock.unlink(missing_ok=True)
+        if held:
+            lock.unlink(missing_ok=True)
 
 
 def _edit(doc, section: str, key: str, value) -> bool:

@@ -8,6 +8,7 @@ import multiprocessing
 import os
 import sys
 import tempfile
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -100,7 +101,11 @@ def test_a_failed_write_is_exit_1_and_keeps_the_old_file(run, tmp_path, monkeypa
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         monkeypatch.setattr(os, "fsync", full)
     else:  # the folder refuses new files (root ignores chmod, so the refusal is played)
-        def refuse(*_a, **_k):
+        real_mkstemp = tempfile.mkstemp
+
+        def refuse(*a, **k):
+            if Path(k.get("dir", "")) != tmp_path:  # the cache (data files parsed on first use)
+                return real_mkstemp(*a, **k)
             raise OSError(code, os.strerror(code))
         monkeypatch.setattr(tempfile, "mkstemp", refuse)
     for args in (("config", "set", "defaults.task", "math"), ("config", "init", "--force")):
@@ -201,3 +206,59 @@ def test_the_lock_without_fcntl_uses_a_lock_file(tmp_path, monkeypatch):
     assert order == ["first", "second"] and not lock.exists()
     config.update(config.load(path), "defaults.task", "math")
     assert config.load(path).get("defaults.task") == "math" and not lock.exists()
+
+
+# One `config set` in its own process. Writer A holds the lock in a slow write until B, started
+# after A is inside, has reached the lock; so a B that does not wait reads the file before A wrote
+# it, and A's write then drops B's key (a lost update), every time rather than by chance.
+SLOW_SET = """
+import sys, time
+from pathlib import Path
+from ollama_quantpick import config
+path, key, value, role, signals = Path(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], Path(sys.argv[5])
+if role == "A":
+    real_write = config.write_atomic
+    def slow_write(p, text):
+        (signals / "a-holds-the-lock").touch()
+        deadline = time.monotonic() + 5
+        while not (signals / "b-at-the-lock").exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.2)  # B is at the lock now: it must wait for this write
+        real_write(p, text)
+    config.write_atomic = slow_write
+else:
+    real_locked = config.locked
+    def at_the_lock(p):
+        (signals / "b-at-the-lock").touch()
+        return real_locked(p)
+    config.locked = at_the_lock
+config.update(config.load(path), key, config.parse_value(key, value))
+"""
+
+
+def test_the_first_write_locks_like_every_later_one(tmp_path):
+    """The config folder does not exist yet (a dotfiles bootstrap running several `config set`s
+    at once): the process that creates it and one that finds it take the same lock, so both keys
+    land. Before, the first took a lock file and the second flock, and one key was lost."""
+    import subprocess
+
+    path = tmp_path / "dotfiles" / "quantpick" / "config.toml"
+    signals = tmp_path / "signals"
+    signals.mkdir()
+
+    def start(role: str, key: str, value: str) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-c", SLOW_SET, str(path), key, value, role,
+                                 str(signals)], stderr=subprocess.PIPE, text=True)
+
+    a = start("A", "defaults.task", "code")
+    deadline = time.monotonic() + 10
+    while not (signals / "a-holds-the-lock").exists():
+        assert a.poll() is None and time.monotonic() < deadline, a.stderr and a.stderr.read()
+        time.sleep(0.01)
+    b = start("B", "budget.vram", "24GB")
+    for proc in (a, b):
+        _, err = proc.communicate(timeout=15)
+        assert proc.returncode == 0, err
+    cfg = config.load(path)
+    assert (cfg.get("defaults.task"), cfg.get("budget.vram")) == ("code", "24GB")
+    assert sorted(p.name for p in path.parent.iterdir()) == ["config.toml"]  # no lock file left
