@@ -133,66 +133,101 @@ class Config:
         return self.data.get("models", [])
 
 
+def problems(data: dict, path: Path) -> list[str]:
+    """Every problem in parsed config `data`, one line each (file, key, what was expected)."""
+    return list(_problems(data, path))
+
+
 def validate(data: dict, path: Path) -> None:
+    """Raise InputError (exit 2) with the first problem in `data`, if any."""
+    for problem in _problems(data, path):
+        raise InputError(problem)
+
+
+def _problems(data: dict, path: Path) -> Iterator[str]:
     where = str(path)
     for section, value in data.items():
         if section == "models":
             if not isinstance(value, list):
-                raise InputError(f"{where}: 'models' must be a list of [[models]] tables")
+                yield f"{where}: 'models' must be a list of [[models]] tables"
+                continue
             for i, entry in enumerate(value, 1):
                 if not isinstance(entry, dict):
-                    raise InputError(f"{where}: [[models]] entry {i} must be a table")
+                    yield f"{where}: [[models]] entry {i} must be a table"
+                    continue
                 if "name" not in entry:
-                    raise InputError(f"{where}: [[models]] entry {i} has no 'name'")
+                    yield f"{where}: [[models]] entry {i} has no 'name'"
                 for key, v in entry.items():
                     check = MODEL_KEYS.get(key)
                     if check is None:
-                        raise InputError(f"{where}: unknown key 'models[{i}].{key}' (known: "
-                                         f"{', '.join(MODEL_KEYS)})")
-                    if (expected := check(v)) is not None:
-                        raise InputError(f"{where}: 'models[{i}].{key}' = {v!r}; expected "
-                                         f"{expected}")
+                        yield f"{where}: unknown key 'models[{i}].{key}' (known: {', '.join(MODEL_KEYS)})"
+                    elif (expected := check(v)) is not None:
+                        yield f"{where}: 'models[{i}].{key}' = {v!r}; expected {expected}"
             continue
         if section not in SCHEMA:
-            raise InputError(f"{where}: unknown section [{section}] (known: "
-                             f"{', '.join([*SCHEMA, 'models'])})")
+            yield f"{where}: unknown section [{section}] (known: {', '.join([*SCHEMA, 'models'])})"
+            continue
         if not isinstance(value, dict):
-            raise InputError(f"{where}: '{section}' must be a table")
+            yield f"{where}: '{section}' must be a table"
+            continue
         for key, v in value.items():
             check = SCHEMA[section].get(key)
             if (new := RENAMED.get(f"{section}.{key}")) is not None:
-                raise InputError(f"{where}: '{section}.{key}' is now called '{new}'; rename it")
-            if check is None:
-                raise InputError(f"{where}: unknown key '{section}.{key}' (known: "
-                                 f"{', '.join(SCHEMA[section])})")
-            if (expected := check(v)) is not None:
-                raise InputError(f"{where}: '{section}.{key}' = {v!r}; expected {expected}")
+                yield (f"{where}: '{section}.{key}' is now called '{new}'; "
+                       f"{_rename_hint(path, f'{section}.{key}', new, v)}")
+            elif check is None:
+                yield f"{where}: unknown key '{section}.{key}' (known: {', '.join(SCHEMA[section])})"
+            elif (expected := check(v)) is not None:
+                yield f"{where}: '{section}.{key}' = {v!r}; expected {expected}"
 
 
-def load(path: Path | None = None) -> Config:
-    """Read and validate; a missing file is an empty config."""
+def _rename_hint(path: Path, old: str, new: str, value) -> str:
+    """The commands that rename the key, where `quantpick config` edits this very file."""
+    from ollama_quantpick.paths import config_file
+
+    if Path(path).absolute() != config_file().absolute():
+        return "rename it"
+    import shlex
+
+    shown = shlex.quote(str(value)) if isinstance(value, (str, int, float)) else "VALUE"
+    return f"rename it: quantpick config unset {old} && quantpick config set {new} {shown}"
+
+
+def load(path: Path | None = None, *, check: bool = True) -> Config:
+    """Read and validate; a missing file is an empty config. check=False parses without judging
+    the keys (an edit that repairs the file reads it so); text that is not TOML still fails."""
     from ollama_quantpick.paths import config_file
 
     path = path or config_file()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    text = _read(path)
+    if text is None:
         return Config(path, False)
+    return Config(path, True, _parse(text, path) if check else _toml(text, path))
+
+
+def _read(path: Path) -> str | None:
+    """The file's text; None when it does not exist; InputError (one line) when unreadable."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
     except UnicodeDecodeError as exc:
         raise InputError(f"{path} is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
-    data = _parse(text, path)
-    return Config(path, True, data)
 
 
-def _parse(text: str, path: Path) -> dict:
+def _toml(text: str, path: Path) -> dict:
     from ollama_quantpick.tomlcompat import tomllib
 
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{path} is not valid TOML: {exc}") from None
+
+
+def _parse(text: str, path: Path) -> dict:
+    data = _toml(text, path)
     validate(data, path)
     return data
 
@@ -387,24 +422,42 @@ def _edit(doc, section: str, key: str, value) -> bool:
     return True
 
 
-def update(cfg: Config, dotted: str, value) -> None:
+def update(cfg: Config, dotted: str, value) -> list[str]:
     """Set (or, with value None, unset) one key and write the file atomically. The file is read
-    again under the lock, so an update another process made since `cfg` was loaded is kept."""
+    again under the lock, so an update another process made since `cfg` was loaded is kept.
+
+    The current file must be TOML but its keys are not judged: an edit is how a user repairs
+    them (`unset` of an unknown or renamed key, `set` of its new name). The edit is refused only
+    when the result has a problem the file did not have before, so with two bad keys either
+    can go first. Returns the problems left (the caller says them)."""
     import tomlkit
 
     section, _, key = dotted.partition(".")
     with locked(cfg.path):
-        current = load(cfg.path)
-        text = current.path.read_text(encoding="utf-8") if current.exists else ""
-        doc = tomlkit.parse(text)
+        text = _read(cfg.path)
+        before = problems(_toml(text, cfg.path), cfg.path) if text is not None else []
+        try:
+            doc = tomlkit.parse(text or "")
+        except tomlkit.exceptions.ParseError as exc:  # TOML that tomllib reads and tomlkit not
+            raise InputError(f"{cfg.path}: cannot edit this file ({exc}); change it in an "
+                             "editor") from None
+        table = doc.get(section)
+        if table is not None and not isinstance(table, dict):
+            raise InputError(f"{cfg.path}: '{section}' is not a table, so '{dotted}' cannot be "
+                             f"{'removed' if value is None else 'set'}; edit it in the file")
         if not _edit(doc, section, key, value):
             raise InputError(f"'{dotted}' is not set in {cfg.path}")
         new_text = doc.as_string()
         if value is None and section not in doc and new_text.endswith("\n\n"):
             new_text = new_text.rstrip("\n") + "\n"  # the blank line that led the removed table
-        data = _parse(new_text, cfg.path)  # validates, and proves tomlkit wrote valid TOML
+        data = _toml(new_text, cfg.path)  # proves tomlkit wrote valid TOML
+        left = problems(data, cfg.path)
+        for problem in left:
+            if problem not in before:
+                raise InputError(problem)
         write_atomic(cfg.path, new_text)
     cfg.data, cfg.exists = data, True
+    return left
 
 
 STARTER = """\

@@ -120,3 +120,61 @@ def test_flags_beat_config_beat_defaults(site, run, tmp_path):
 def test_unknown_set_key_lists_the_settable_ones():
     with pytest.raises(InputError, match="settable keys: defaults.task"):
         config.parse_value("defaults.colour", "red")
+
+
+RENAMED_KEY = '# mine\n[defaults]\nmin_tokens_per_s = 5  # old spelling\ntask = "code"\n'
+
+
+@pytest.mark.parametrize("order", ["unset first", "set first"])
+def test_set_and_unset_repair_a_renamed_key(run, tmp_path, order):
+    """The error for a renamed key names the commands that fix it, and they do, in either order:
+    an edit reads the file without judging it and checks only that it adds no new problem."""
+    path = tmp_path / "config.toml"
+    path.write_text(RENAMED_KEY)
+    shown = run("config", "show")
+    assert shown.exit_code == 2 and len(shown.stderr.strip().splitlines()) == 1
+    fix = ("quantpick config unset defaults.min_tokens_per_s && "
+           "quantpick config set defaults.min_speed 5")
+    assert fix in shown.stderr
+    steps = [["unset", "defaults.min_tokens_per_s"], ["set", "defaults.min_speed", "5"]]
+    for step in steps if order == "unset first" else steps[::-1]:
+        result = run("config", *step)
+        assert result.exit_code == 0, result.stderr
+    assert path.read_text() == '# mine\n[defaults]\ntask = "code"\nmin_speed = 5\n'
+    shown = json.loads(run("config", "show", "--json").stdout)["settings"]
+    assert shown["defaults.min_speed"] == {"value": 5, "source": "config"}
+
+
+def test_an_edit_that_leaves_another_problem_writes_and_says_so(run, tmp_path):
+    """Two bad keys: removing one must not be refused because of the other (else neither could
+    ever be removed); the file changes in that key only, and the one left is named."""
+    path = tmp_path / "config.toml"
+    path.write_text('[defaults]\ncolour = "red"\nctx = "big"   # mine\n')
+    result = run("config", "unset", "defaults.colour")
+    assert result.exit_code == 0, result.stderr
+    assert path.read_text() == '[defaults]\nctx = "big"   # mine\n'
+    assert "'defaults.ctx' = 'big'; expected a positive integer" in result.stderr
+    result = run("config", "set", "defaults.ctx", "4096")
+    assert result.exit_code == 0 and result.stderr == ""
+    assert config.load(path).data == {"defaults": {"ctx": 4096}}
+
+
+@pytest.mark.parametrize("text", ['[defaults\ntask = "code"\n', 'defaults = 5\n', '\xff'])
+@pytest.mark.parametrize("args", [["set", "defaults.task", "math"], ["unset", "defaults.task"]])
+def test_an_edit_never_overwrites_what_it_cannot_read(run, tmp_path, text, args):
+    path = tmp_path / "config.toml"
+    path.write_bytes(text.encode("latin-1"))
+    result = run("config", *args)
+    assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert str(path) in result.stderr and "Traceback" not in result.stderr
+    assert path.read_bytes() == text.encode("latin-1")
+
+
+def test_update_checks_the_result_it_would_write(tmp_path):
+    """update() itself refuses an edit that adds a problem (parse_value is not its only guard),
+    and the file stays as it was."""
+    path = tmp_path / "config.toml"
+    path.write_text('[defaults]\ntask = "chat"\n')
+    with pytest.raises(InputError, match="'defaults.ctx' = 'big'; expected a positive integer"):
+        config.update(config.load(path), "defaults.ctx", "big")
+    assert path.read_text() == '[defaults]\ntask = "chat"\n'

@@ -80,9 +80,10 @@ def set_cmd(key, value):
     """
     from ollama_quantpick import config as cfgmod
 
-    cfg = cfgmod.load()
-    cfgmod.update(cfg, key, cfgmod.parse_value(key, value))
+    cfg = cfgmod.load(check=False)  # an edit is how a file with a bad key gets repaired
+    left = cfgmod.update(cfg, key, cfgmod.parse_value(key, value))
     click.echo(f"{key} = {value} in {cfg.path}")
+    _still(left)
 
 
 @command.command("unset")
@@ -91,6 +92,14 @@ def unset_cmd(key):
     """Remove KEY from the config file."""
     from ollama_quantpick import config as cfgmod
 
-    cfg = cfgmod.load()
-    cfgmod.update(cfg, key, None)
+    cfg = cfgmod.load(check=False)  # an edit is how a file with a bad key gets repaired
+    left = cfgmod.update(cfg, key, None)
     click.echo(f"removed {key} from {cfg.path}")
+    _still(left)
+
+
+def _still(problems: list[str]) -> None:
+    """What the file still has wrong after an edit that did not add it: every other command
+    refuses the file until it is fixed."""
+    for problem in problems:
+        click.echo(f"warning: {problem}", err=True)
