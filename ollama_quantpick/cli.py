@@ -78,10 +78,17 @@ class Group(click.Group):
             err = click.ClickException(one_line(str(exc)))
             err.exit_code = exc.exit_code  # type: ignore[misc]  # Click reads it per instance
             raise err from None
+        except click.exceptions.NoArgsIsHelpError as exc:
+            # A group without its subcommand (`quantpick config`): its help, as bare `quantpick`
+            # prints it (stdout, exit 0), not the help folded into one error line.
+            click.echo(exc.ctx.get_help())
+            ctx.exit(0)
         except click.UsageError as exc:
-            # One line instead of Click's usage block: what was wrong and where to look.
+            # One line instead of Click's usage block: what was wrong and where to look. Click's
+            # own layout inside the message (a Choice's "\n\t" list) becomes plain spaces.
             sub = exc.ctx.command_path if exc.ctx else "quantpick"
-            err = click.ClickException(one_line(f"{exc.format_message()} (see '{sub} --help')"))
+            text = " ".join(exc.format_message().split())
+            err = click.ClickException(one_line(f"{text} (see '{sub} --help')"))
             err.exit_code = exc.exit_code  # type: ignore[misc]  # Click reads it per instance
             raise err from None
         except KeyboardInterrupt:

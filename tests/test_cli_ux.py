@@ -162,6 +162,31 @@ def test_bare_quantpick_prints_help_to_stdout_and_exits_0(run):
     assert "tags" in result.stdout and result.stderr == ""
 
 
+def test_a_group_without_its_subcommand_prints_its_help_like_bare_quantpick(run):
+    """`quantpick config` printed Click's whole help as one 'Error:' line with literal \\n (rc 2)."""
+    result = run("config")
+    assert result.exit_code == 0 and result.stderr == ""
+    assert result.stdout.startswith("Usage: cli config ")  # CliRunner names the program cli
+    assert "set " in result.stdout and "\\n" not in result.stdout
+
+
+@pytest.mark.parametrize("args,text", [
+    (["completion"], "Error: Missing argument '{bash|zsh|fish}'. Choose from: bash, zsh, fish "
+                     "(see 'quantpick completion --help')"),
+    (["completion", "tcsh"], "Error: Invalid value for '{bash|zsh|fish}': 'tcsh' is not one of "
+                             "'bash', 'zsh', 'fish'. (see 'quantpick completion --help')"),
+    (["tags"], "Error: Missing argument 'MODEL...'. (see 'quantpick tags --help')"),
+    (["config", "nope"], "Error: No such command 'nope'. (see 'quantpick config --help')")])
+def test_a_usage_error_is_one_clean_line(args, text):
+    from click.testing import CliRunner
+
+    from ollama_quantpick.cli import cli
+
+    result = CliRunner().invoke(cli, args, prog_name="quantpick")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == text + "\n"  # one line, no escaped newlines or tabs
+
+
 @pytest.mark.parametrize("shell,marker", [("bash", "complete -o nosort -F"),
                                           ("zsh", "#compdef quantpick"),
                                           ("fish", "complete --no-files --command quantpick")])
