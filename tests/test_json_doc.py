@@ -25,6 +25,8 @@ def documented() -> dict[str, set[str]]:
             current = m.group(1)
             out[current] = set()
         elif current and (m := re.match(r"^\| `([^`]+)` \|", line)):
+            # a field listed twice under one heading (two meanings for one key) is a doc error
+            assert m.group(1) not in out[current], f"{current}: `{m.group(1)}` listed twice"
             out[current].add(m.group(1))
     return {k: v for k, v in out.items() if v}
 
@@ -102,6 +104,10 @@ def test_documented_fields_match_real_output(site, ollama, run, tmp_path, fake_n
             assert set(obj) == doc[name], (
                 f"{name}: add to docs/json.md {sorted(set(obj) - doc[name])}, "
                 f"remove {sorted(doc[name] - set(obj))}")
+
+
+def test_each_field_is_documented_once():
+    documented()  # asserts: no heading lists a field twice
 
 
 def test_one_name_per_quantity():
