@@ -43,10 +43,32 @@ def parse_host(raw: str, source: str) -> str:
         raise InputError(f"{source} '{redact(text)}' is not host:port ({exc}); {example}") from None
     if scheme not in ("http", "https"):
         raise InputError(f"{source} '{redact(text)}' is not an http(s) address; {example}")
+    if ":" not in host and (why := _bad_host_name(host)):  # IPv6: urlsplit checked the brackets
+        raise InputError(f"{source} '{redact(text)}' is not a host name ({why}); {example}")
     if ":" in host:
         host = f"[{host}]"
     path = split.path.rstrip("/")
     return f"{scheme}://{host}:{port}{path}"
+
+
+def _bad_host_name(host: str) -> str | None:
+    """Why `host` cannot be a host name, or None. httpx (under the client) turns a non-ASCII name
+    into IDNA and a broken `xn--` label into a traceback or a misleading "not Ollama"; the rule
+    here is what resolves: ASCII letters, digits, '-' and '_' (Docker service names) in labels
+    of 1-63 characters, an `xn--` label only when it decodes."""
+    if not host.isascii():
+        return "write a non-ASCII name in its xn-- form"
+    for label in host.removesuffix(".").split("."):
+        if not label:
+            return "it has an empty label"
+        if len(label) > 63 or not all(c.isalnum() or c in "-_" for c in label):
+            return f"'{label}' is not a label of up to 63 letters, digits, '-' and '_'"
+        if label.lower().startswith("xn--"):
+            try:
+                label.encode("ascii").decode("idna")
+            except UnicodeError:
+                return f"'{label}' is not valid punycode"
+    return None
 
 
 def resolve_host(flag: str | None, config_host: str | None = None) -> str:
@@ -178,7 +200,7 @@ class Daemon:
                 raise self._not_ollama() from None
             raise QuantpickError(f"Ollama at {self.host} answered: "
                                  f"{str(exc.error)[:300]}") from None
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:  # InvalidURL is no HTTPError
             raise QuantpickError(f"talking to Ollama at {self.host} failed: {exc}") from None
         except (ValueError, pydantic.ValidationError, TypeError, AttributeError):
             # A web server, proxy or captive portal where Ollama should be: HTML, or a pull
