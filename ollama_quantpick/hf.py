@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, replace
 from urllib.parse import quote, urlsplit
 
 from ollama_quantpick import artifacts as art
-from ollama_quantpick import http, library, quants, registry
+from ollama_quantpick import http, library, paths, quants, registry
 from ollama_quantpick.errors import InputError, QuantpickError
 from ollama_quantpick.estimate import fallback_arch, scale_arch
 from ollama_quantpick.gguf import GGUFError, GGUFInfo
@@ -52,11 +52,6 @@ HUB_HOSTS = ("huggingface.co", "hf.co")
 # Where a redirect from the Hub may go (open_stream: a name, or `.suffix` for sub-domains); https
 # only, as open_stream refuses a step down to http.
 HUB_ALLOW = ("huggingface.co", ".huggingface.co", "hf.co", ".hf.co")
-
-
-def hub_url() -> str:
-    """`QUANTPICK_HF_URL` (tests point it at a local stand-in), else the Hub."""
-    return os.environ.get("QUANTPICK_HF_URL", "https://huggingface.co").rstrip("/")
 
 
 def _auth() -> dict[str, str]:
@@ -199,7 +194,7 @@ class HFArtifact(art.Artifact):
 
 def _fail_listing(ref: ModelRef, status: int, text: str) -> QuantpickError:
     repo = f"{ref.namespace}/{ref.model}"
-    page = f"{hub_url()}/{repo}"
+    page = f"{paths.hub_url()}/{repo}"
     token = bool(_auth())
     if status == 404 or (status == 401 and not token):
         # The Hub hides private and gated repos from anonymous callers behind the same 401 it
@@ -217,7 +212,7 @@ def _fail_listing(ref: ModelRef, status: int, text: str) -> QuantpickError:
 
 def list_files(ref: ModelRef) -> tuple[list[HubFile], http.Page]:
     """The repo's files with exact sizes, from the model API."""
-    url = f"{hub_url()}/api/models/{quote(ref.namespace or '')}/{quote(ref.model)}?blobs=true"
+    url = f"{paths.hub_url()}/api/models/{quote(ref.namespace or '')}/{quote(ref.model)}?blobs=true"
     page = http.get_text(url, auth=_auth())
     if page.status != 200:
         raise _fail_listing(ref, page.status, page.text)
@@ -273,13 +268,13 @@ def header(ref: ModelRef, q: HFQuant) -> GGUFInfo:
     """The GGUF header of a quant (its first part), by Range from the Hub, cached by LFS id."""
     first = q.parts[0]
     repo = f"{ref.namespace}/{ref.model}"
-    url = f"{hub_url()}/{quote(repo)}/resolve/main/{quote(first.path)}"
+    url = f"{paths.hub_url()}/{quote(repo)}/resolve/main/{quote(first.path)}"
     key = f"gguf-info|hf|{first.sha256}" if first.sha256 else f"gguf-info|hf|{repo}|{first.path}"
     try:
         return registry.cached_header(url, key, f"{repo}/{first.path}", label=first.path,
                                       headers=_auth(), allow_hosts=HUB_ALLOW)
     except registry.RangeStatusError as exc:
-        page = f"{hub_url()}/{repo}"
+        page = f"{paths.hub_url()}/{repo}"
         if exc.status == 401 and not _auth():
             raise QuantpickError(f"{ref.display.split(':')[0]} is gated: accept its terms at "
                                  f"{page}, then set HF_TOKEN to a token of that account") from None

@@ -94,3 +94,8 @@ def library_url() -> str:
 
 def registry_url() -> str:
     return _service_url("QUANTPICK_REGISTRY_URL", "https://registry.ollama.ai")
+
+
+def hub_url() -> str:
+    """The Hugging Face Hub (`QUANTPICK_HF_URL`: tests point it at a local stand-in)."""
+    return _service_url("QUANTPICK_HF_URL", "https://huggingface.co")

@@ -115,7 +115,9 @@ def test_proc_meminfo_with_odd_digits_is_skipped():
 
 # ---- hosts, URLs and names ----------------------------------------------------------------------
 
-HOSTS = ["127.0.0.1:notaport", "127.0.0.1:99999", "http://[::1", "http://user:s3cr3t@h:99999"]
+HOSTS = ["127.0.0.1:notaport", "127.0.0.1:99999", "http://[::1", "http://user:s3cr3t@h:99999",
+         # httpx: a traceback (InvalidURL) and a false "not as Ollama's API does"
+         "😀", "xn--zz:11434", "a..b"]
 
 
 @pytest.mark.parametrize("host", HOSTS)
@@ -126,12 +128,13 @@ def test_bad_ollama_host_is_exit_2(site, run, monkeypatch, host):
     assert "s3cr3t" not in result.stderr
 
 
-@pytest.mark.parametrize("var", ["QUANTPICK_LIBRARY_URL", "QUANTPICK_REGISTRY_URL"])
+@pytest.mark.parametrize("var", ["QUANTPICK_LIBRARY_URL", "QUANTPICK_REGISTRY_URL", "QUANTPICK_HF_URL"])
 @pytest.mark.parametrize("url", ["http://[::1", "http://h:notaport", "ftp://h", "https://",
                                  "https://u:s3cr3t@h:99999"])
 def test_bad_service_url_is_exit_2(site, run, monkeypatch, var, url):
     monkeypatch.setenv(var, url)
-    result = run("pick", "phi4", *BUDGET)
+    model = "hf.co/unsloth/Qwen3-8B-GGUF" if var == "QUANTPICK_HF_URL" else "phi4"
+    result = run("pick", model, *BUDGET)
     one_line_error(result, 2, f"{var}=")
     assert "s3cr3t" not in result.stderr
 
