@@ -317,6 +317,18 @@ def test_fit_reports_the_margin_it_keeps_free():
     assert e.total_bytes == e.weights_bytes + e.kv_bytes + e.graph_bytes + fit.FIT_TARGET
 
 
+@pytest.mark.parametrize("version", [(0, 11, 4), (0, 20, 0), (0, 32, 15)])
+@pytest.mark.parametrize("gpus", [(48,), (12,), (), (4,)], ids=["gpu", "split", "cpu", "no"])
+def test_the_parts_add_up_to_the_total_wherever_it_runs(version, gpus):
+    """`fit` prints weights + KV + graph + overhead = total: on the CPU alone the graph is the
+    CPU's compute buffer (it was shown as 0 while the total counted it), and no GPU reserve."""
+    e = run(model(), budget(*gpus, ram_gb=16 if gpus == (4,) else 64), release=Release(version))
+    assert e.total_bytes == e.weights_bytes + e.kv_bytes + e.graph_bytes + e.overhead_bytes
+    assert e.graph_bytes > 0 or e.estimator == "legacy"  # legacy Ollama sized no CPU graph
+    if e.placement == "cpu":
+        assert e.overhead_bytes == 0 and e.vram_bytes == 0
+
+
 def test_sched_spread_uses_every_gpu():
     m = model("qwen3", "8b")
     assert len(run(m, budget(24, 16)).devices) == 1

@@ -231,8 +231,9 @@ def estimate(model: Model, quant: Quant, budget: Budget, run: Run, *,
     devices = [Device(names[order[g]], per_dev[g], layers_dev[g]) for g in used]
     # What llama-server keeps free beside what it allocates (the projector uses its reserve).
     margin = sum(targets[g] for g in used) - (proj if proj_gpu and used else 0)
-    return Estimate(ctx, run.kv_cache, file_weights, kv_total, compute * len(used), margin,
-                    file_weights + kv_total + compute * max(1, len(used)) + margin, total_layers,
+    graphs = compute * max(1, len(used))  # on the CPU alone: the CPU's compute buffer
+    return Estimate(ctx, run.kv_cache, file_weights, kv_total, graphs, margin,
+                    file_weights + kv_total + graphs + margin, total_layers,
                     gpu_layers, placement, vram, ram, speed, model.source, short, bound,
                     estimator="fit", moe_cpu_layers=moe_cpu, devices=devices, parallel=np_,
                     flash=run.flash, notes=notes)

@@ -143,8 +143,10 @@ def estimate(model: Model, quant: Quant, budget: Budget, run: Run) -> Estimate:
                                                                        budget)
     names = device_names(budget, len(gpus))
     devices = [Device(names[order[d]], per_dev[d], layers_dev[d]) for d in used]
-    return Estimate(ctx, run.kv_cache, file_weights, kv_total, graph * len(used),
-                    minimum * len(used), file_weights + kv_total + (graph + minimum)
-                    * max(1, len(used)), n + 1, len(placed) + (1 if out_on else 0), placement,
+    # On the CPU alone the graph is the CPU's compute buffer, and no GPU reserve is kept.
+    graphs, reserves = graph * max(1, len(used)), minimum * len(used)
+    return Estimate(ctx, run.kv_cache, file_weights, kv_total, graphs, reserves,
+                    file_weights + kv_total + graphs + reserves, n + 1,
+                    len(placed) + (1 if out_on else 0), placement,
                     vram, ram, speed, model.source, short, bound, estimator="layout",
                     devices=devices, parallel=np_, flash=run.flash)
