@@ -118,6 +118,7 @@ def _specificity(tag: library.Tag) -> tuple:
 def _manifests(ref: ModelRef, tags: list[str],
                warnings: list[str]) -> dict[str, registry.Manifest | None]:
     refused: list[str] = []
+    failed: list[str] = []  # why the registry gave nothing (unreachable, HTTP 500, …)
 
     def one(tag: str, cache_only: bool = False):
         try:
@@ -127,13 +128,18 @@ def _manifests(ref: ModelRef, tags: list[str],
             return tag, None
         except InputError:
             raise  # the request is wrong (a bad URL): no fallback hides that
-        except QuantpickError:
+        except QuantpickError as exc:
+            failed.append(str(exc))
             return tag, None
     found = dict(http.map_cache_first(one, tags, WORKERS))  # Ctrl-C never waits for the pool
     if refused:
         more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
         warnings.append(f"warning: {sorted(refused)[0]}{more}; its size is the page's "
                         "(estimated)")
+    if tags and not any(found.values()):
+        why = f" ({sorted(failed)[0]})" if failed else ""
+        warnings.append(f"warning: the registry gave no manifest for {ref.display}{why}; sizes "
+                        "and fit are estimated from the page")
     return found
 
 
@@ -158,14 +164,12 @@ def load(ref: ModelRef, *, fetched: tuple | None = None) -> Listing:
                 wanted.append(t.tag)
                 seen.add(t.digest)
         manifests = _manifests(ref, wanted, warnings)
-        if not any(manifests.values()):
-            warnings.append(f"warning: the registry gave no manifest for {ref.display}; sizes "
-                            "and fit are estimated from the page")
     groups: dict[str, list[library.Tag]] = {}
     for t in local:
         m = manifests.get(t.tag)
         key = t.digest or (m.short_digest if m else None) or f"tag:{t.tag}"
         groups.setdefault(key, []).append(t)
+    _group_page_aliases(groups)
     artifacts = []
     for members in groups.values():
         members.sort(key=_specificity, reverse=True)
@@ -180,6 +184,22 @@ def load(ref: ModelRef, *, fetched: tuple | None = None) -> Listing:
     _fill_from_config(ref, artifacts)
     artifacts.sort(key=lambda a: (a.download_bytes, a.name))
     return Listing(ref, artifacts, cloud, page, warnings)
+
+
+def _group_page_aliases(groups: dict[str, list[library.Tag]]) -> None:
+    """With neither a digest on the page nor a manifest, `14b` and `latest` stood as rows of
+    their own beside `14b-q4_K_M`, the same download rated three ways. A tag whose name gives no
+    quant joins the one tag with a quant whose page size and parameter count agree; when
+    several could be it, it stays alone (a guess must not merge two downloads)."""
+    alone = {k: v[0] for k, v in groups.items() if k.startswith("tag:") and len(v) == 1}
+    for key, tag in alone.items():
+        if tag.quant is not None or tag.size_bytes is None:
+            continue
+        matches = [k for k, t in alone.items()
+                   if t.quant is not None and t.size_bytes == tag.size_bytes
+                   and tag.params_b in (None, t.params_b)]
+        if len(matches) == 1:
+            groups[matches[0]] += groups.pop(key)
 
 
 def _fill_from_config(ref: ModelRef, artifacts: list[Artifact]) -> None:

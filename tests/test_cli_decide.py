@@ -210,8 +210,13 @@ def test_registry_down_falls_back_to_a_marked_estimate(run):
     assert result.exit_code == 0, result.stderr
     records = json.loads(result.stdout)["rows"]
     assert {r["estimate"]["source"] for r in records} == {"fallback"}
-    assert "the registry gave no manifest for phi4" in result.stderr
+    assert "the registry gave no manifest for phi4 (" in result.stderr  # and why
     assert "estimated without the model header" in table
+    # `14b` and `latest` are the same download as `14b-q4_K_M` (the same size on the page): one
+    # row, not three rated three ways
+    assert sorted(r["tag"] for r in records) == ["14b-fp16", "14b-q4_K_M", "14b-q8_0"]
+    q4 = next(r for r in records if r["tag"] == "14b-q4_K_M")
+    assert sorted(q4["aliases"]) == ["14b", "latest"]
 
 
 def test_stale_cache_answers_and_says_how_old(site, run):

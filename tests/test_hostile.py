@@ -577,8 +577,8 @@ def test_quiet_drops_the_stall_note_from_the_worker_threads_not_the_error(
     monkeypatch.setenv("QUANTPICK_REGISTRY_URL", silent.url)
     result = run("-q", "pick", "phi4", *BUDGET)
     assert result.exit_code == 0, result.stderr
-    assert "not answering" not in result.stderr
-    assert "the registry gave no manifest for phi4" in result.stderr
+    assert "note:" not in result.stderr and "retrying" not in result.stderr
+    assert "the registry gave no manifest for phi4 (" in result.stderr  # the warning says why
     assert silent.accepted >= 1  # it did stall (without -q, the next test's note)
 
 
