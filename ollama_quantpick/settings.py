@@ -196,12 +196,13 @@ def budget(cfg: Config | None, vram: str | None = None, ram: str | None = None,
     """(Hardware, Budget) by the rule. Detection runs even when both sizes are given: the card's
     bandwidth still sets the speed estimate."""
     from ollama_quantpick.hardware import detect, make_budget, named_hardware
-    from ollama_quantpick.sizes import parse_size
+    from ollama_quantpick.sizes import memory_size
 
     sizes = {}
     for name, flag in (("vram", vram), ("ram", ram)):
         r = resolve(name, flag, cfg, env)
-        sizes[name] = (None if r.value is None else parse_size(r.value), r.source)
+        where = SPECS[name].flag if r.source == "flag" else f"config {SPECS[name].key}"
+        sizes[name] = (None if r.value is None else memory_size(r.value, str(where)), r.source)
     hw = detect(probe)
     gpu_value = resolve("gpu", gpu, cfg, env).value
     planned = make_budget(hw, vram=sizes["vram"][0], ram=sizes["ram"][0], gpu=gpu_value,

@@ -22,6 +22,10 @@ _SIZE_RE = re.compile(r"(\d+(?:\.\d+)?)\s*([a-zA-Z]*)", re.ASCII)
 _UINT_RE = re.compile(r"[0-9]+", re.ASCII)
 
 ACCEPTED_FORMS = "24GB, 24 GB, 24GiB, 16g, 8000MiB or 0"
+# Less memory than this is a slip, not a machine: `24b` for 24GB (or a parameter count, as in
+# `qwen3:8b`). No GPU or computer sold this century has under 1 MB, and no model's weights fit in
+# it; 0 keeps its meaning (no GPU).
+MIN_MEMORY = 10**6
 # No machine holds an exbibyte; a larger figure is a typo (or 400 digits), not a budget, and would
 # overflow the float arithmetic of the estimate.
 MAX_SIZE = 2**60
@@ -55,7 +59,11 @@ def parse_float(text: str | None, limit: float = float(MAX_SIZE)) -> float | Non
 
 
 def parse_size(text: str | int) -> int:
-    """Return the number of bytes `text` stands for; InputError (exit 2) when it is not a size."""
+    """Return the number of bytes `text` stands for; InputError (exit 2) when it is not a size.
+
+    Typed text needs a unit: a bare `24` (which used to be 24 bytes) and a nonzero size under
+    MIN_MEMORY (`24b`) are refused with the size they most likely meant. An int is a byte count
+    (the Python API; the config's integers go through memory_size)."""
     if isinstance(text, int) and not isinstance(text, bool):
         if text < 0:
             raise InputError(f"size must not be negative: {shown(text)}")
@@ -67,11 +75,43 @@ def parse_size(text: str | int) -> int:
     unit = match.group(2).lower() if match else None
     if not match or unit not in _UNITS:
         raise InputError(f"'{shown(text)}' is not a size; use a form like {ACCEPTED_FORMS}")
-    value = float(match.group(1)) * _UNITS[unit]
+    number = match.group(1)
+    value = float(number) * _UNITS[unit]
     if not value <= MAX_SIZE:  # also catches inf from a number with hundreds of digits
         raise InputError(f"'{shown(text)}' is beyond any machine's memory; use a form like "
                          f"{ACCEPTED_FORMS}")
+    if value and not unit:
+        raise InputError(f"'{shown(text)}' has no unit: did you mean {_meant(number)}?")
+    if value and value < MIN_MEMORY:
+        bigger = "MB" if unit.startswith("k") else "GB"
+        raise InputError(f"'{shown(text)}' is {format_bytes(value)}, less memory than any machine "
+                         f"has: did you mean {number}{bigger}?")
     return int(value)
+
+
+def _meant(number: str) -> str:
+    """What a number without a unit most likely meant: `24` → 24GB; a figure as large as a byte
+    count (`24000000000`) → that many bytes, said back in GB too."""
+    value = float(number)
+    if value >= MIN_MEMORY:
+        return f"{number}B ({format_bytes(value)})"
+    return f"{number}GB"
+
+
+def memory_size(value: str | int, where: str) -> int:
+    """A VRAM or RAM budget from `where` (`--vram`, `config budget.vram`): parse_size's rules,
+    with `where` named. A TOML integer has no unit either (`budget.vram = 24`): refused like a
+    bare number on the command line, with the quoted form as the fix; 0 stays "none"."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value == 0:
+            return 0
+        key = where.removeprefix("config ")
+        raise InputError(f"{where} = {value} has no unit: did you mean {key} = "
+                         f"\"{_meant(str(value))}\"?")
+    try:
+        return parse_size(value)
+    except InputError as exc:
+        raise InputError(f"{where} {exc}") from None
 
 
 def format_bytes(n: int | float | None) -> str:
