@@ -34,6 +34,10 @@ GPU = ("auto", "none")
 # (a test keeps the two equal).
 TASKS = ("general", "math", "code", "reasoning", "instruct", "chat", "creative")
 DEFAULT_CACHE_TTL = 24 * 3600
+# The longest context any released model offers is 10M tokens (Llama 4 Scout, meta-llama's model
+# card); past 2^24 a context is a typo, and the estimate's float arithmetic would overflow. Below
+# 256 no prompt fits. --ctx and the config's ctx keys share the range.
+CTX_MIN, CTX_MAX = 256, 2**24
 
 
 def _min_speed() -> float:
@@ -155,6 +159,13 @@ def decision(cfg: Config | None, flags: Mapping[str, Any] | None = None,
     """The settings a decision uses: `flags` maps setting names to what the user typed."""
     flags = flags or {}
     got = {name: resolve(name, flags.get(name), cfg, env, entry) for name in DECISION}
+    ctx = got["ctx"]
+    if ctx.source == "config" and not CTX_MIN <= ctx.value <= CTX_MAX:
+        # the config schema checks only for a positive integer; the range is the flag's
+        where = (f"config [[models]] {entry.get('name')}: ctx" if entry and entry.get("ctx")
+                 is not None else f"config {SPECS['ctx'].key}")
+        raise InputError(f"{where} = {ctx.value} is out of range: a context is {CTX_MIN} to "
+                         f"{CTX_MAX} tokens")
     return Settings(**{n: r.value for n, r in got.items()},
                     sources={n: r.source for n, r in got.items()})
 

@@ -292,3 +292,12 @@ def test_no_gpu_is_still_vram_0(site, run):
     result = run("pick", "phi4", "--vram", "0", "--ram", "64GB", "--json")
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["pick"]["estimate"]["placement"] == "cpu"
+
+
+def test_a_config_context_out_of_range_is_a_bad_request(site, run, tmp_path):
+    (tmp_path / "config.toml").write_text("[defaults]\nctx = 255\n")
+    result = run("pick", "phi4", "--vram", "0", "--ram", "64GB")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == ("Error: config defaults.ctx = 255 is out of range: a context is 256 "
+                             "to 16777216 tokens\n")
+    assert run("pick", "phi4", "--vram", "0", "--ram", "64GB", "--ctx", "4096").exit_code == 0

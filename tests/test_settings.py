@@ -136,3 +136,20 @@ def test_every_spec_names_a_config_key_the_schema_knows():
             assert key in config.SCHEMA[section], name
         if spec.entry:
             assert spec.entry in config.MODEL_KEYS, name
+
+
+@pytest.mark.parametrize("text,where", [
+    ("[defaults]\nctx = 255\n", "config defaults.ctx = 255"),
+    ("[defaults]\nctx = 16777217\n", "config defaults.ctx = 16777217"),
+    ('[[models]]\nname = "qwen3"\nctx = 100\n', "config [[models]] qwen3: ctx = 100"),
+])
+def test_a_config_context_is_held_to_the_flags_range(tmp_path, text, where):
+    """`--ctx 255` exits 2 (256 to 2^24), but `defaults.ctx = 255` was accepted and planned with."""
+    c = cfg(tmp_path, text)
+    entry = c.models[0] if c.models else None
+    with pytest.raises(InputError) as exc:
+        settings.decision(c, {}, entry, env={})
+    assert str(exc.value) == f"{where} is out of range: a context is 256 to 16777216 tokens"
+    # the edges are fine, and a flag wins over a bad config value without reading it
+    assert settings.decision(cfg(tmp_path, "[defaults]\nctx = 256\n"), env={}).ctx == 256
+    assert settings.decision(c, {"ctx": 4096}, entry, env={}).ctx == 4096

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ollama_quantpick.errors import InputError
-from ollama_quantpick.settings import KV_CACHE, PREFER, TASKS
+from ollama_quantpick.settings import CTX_MAX, CTX_MIN, KV_CACHE, PREFER, TASKS
 
 if TYPE_CHECKING:  # imported lazily at run time: `--help` must stay fast
     from ollama_quantpick import config as config_mod
@@ -16,9 +16,6 @@ if TYPE_CHECKING:  # imported lazily at run time: `--help` must stay fast
 KV = KV_CACHE
 # data/quants.toml [speed] min_tok_s (half of reading speed), spelled out for `--help` like TASKS.
 MIN_SPEED = 2.65
-# The longest context any released model offers is 10M tokens (Llama 4 Scout, meta-llama's model
-# card); past 2^24 a --ctx is a typo, and the estimate's float arithmetic would overflow.
-CTX_MAX = 2**24
 
 
 class FiniteFloat(click.ParamType):
@@ -39,7 +36,7 @@ class FiniteFloat(click.ParamType):
 
 
 def ctx_option():
-    return click.option("--ctx", type=click.IntRange(min=256, max=CTX_MAX), default=None,
+    return click.option("--ctx", type=click.IntRange(min=CTX_MIN, max=CTX_MAX), default=None,
                         help="Context length to plan for (default: Ollama's default for this "
                         "VRAM; smaller ones down to the task's floor are tried).")
 
