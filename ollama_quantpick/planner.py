@@ -29,6 +29,7 @@ class Request:
     prefer: str = "balanced"
     min_speed: float | None = None
     size: str | None = None  # "70b": only that parameter size competes
+    size_from: str = "--size"  # who asked for `size`, for the messages: the flag or the config
     parallel: int | None = None  # OLLAMA_NUM_PARALLEL; None: the release's default
     release: Release = field(default_factory=Release)
     env: dict[str, str] = field(default_factory=dict)  # the OLLAMA_*/LLAMA_ARG_* server settings
@@ -77,19 +78,42 @@ def budget_label(budget: Budget) -> str:
     return f"{format_bytes(budget.vram_bytes)} VRAM + {format_bytes(budget.ram_bytes)} RAM"
 
 
+def _wanted_size(size: str):
+    """The parsed --size (`70b`, `30b-a3b`); InputError when it is no parameter size."""
+    want = parse_tag(size.lower())
+    if want.params_b is None:
+        raise InputError(f"--size takes a parameter size such as 8b, 70b or 30b-a3b, not '{size}'")
+    return want
+
+
+def _has_size(a: art.Artifact, want) -> bool:
+    return a.params_b == want.params_b and (
+        want.active_params_b is None or a.active_params_b == want.active_params_b)
+
+
 def _size_filter(listing: art.Listing, size: str | None) -> list[art.Artifact]:
     arts = listing.artifacts
     if size is None:
         return arts
-    want = parse_tag(size.lower())
-    if want.params_b is None:
-        raise InputError(f"--size takes a parameter size such as 8b, 70b or 30b-a3b, not '{size}'")
-    chosen = [a for a in arts if a.params_b == want.params_b and (
-        want.active_params_b is None or a.active_params_b == want.active_params_b)]
+    want = _wanted_size(size)
+    chosen = [a for a in arts if _has_size(a, want)]
     if not chosen:
         sizes = sorted({f"{a.params_b:g}b" for a in arts if a.params_b})
         raise InputError(f"{listing.ref.display} has no {size} size; it has {', '.join(sizes)}")
     return chosen
+
+
+def _size_name(a: art.Artifact) -> str:
+    """`8b`, `30b-a3b`, `8x7b`: a tag's parameter size as its name spells it (as --size takes it)."""
+    for tag in a.tags[:1]:
+        words = tag.lower().split("-")
+        for i, word in enumerate(words):
+            info = parse_tag(word)
+            if info.params_b is not None:  # with the active size right after it, if any
+                return "-".join(words[i:i + 2]) if parse_tag("-".join(words[i:i + 2])) \
+                    .active_params_b else word
+    active = f"-a{a.active_params_b:g}b" if a.active_params_b else ""
+    return f"{a.params_b:g}b{active}"
 
 
 def _comparable(arts: list[art.Artifact]) -> list[art.Artifact]:
@@ -263,6 +287,13 @@ def _model_pool(listing: art.Listing, ref: ModelRef, req: Request
                                  "on this machine")
             raise InputError(f"{ref.display} is not a tag of {ref.model}; tags include "
                              f"{known}")
+        # an explicit tag names its size: a --size that disagrees asks for two things at once
+        if req.size is not None and target.params_b is not None \
+                and not _has_size(target, _wanted_size(req.size)):
+            flag = req.size_from.removeprefix("the config's ")
+            asked = req.size.strip().lower()
+            raise InputError(f"{ref.display} is the {_size_name(target)} size, but "
+                             f"{req.size_from} asks for {asked}: drop {flag} or name a {asked} tag")
     try:
         arts = _size_filter(listing, req.size) if target is None else [target]
     except InputError:

@@ -198,6 +198,7 @@ def request(model: str | Sequence[str], budget: Budget, cfg: Config | None = Non
     server_env = {k: v for k, v in environ.items() if k.startswith(("OLLAMA_", "LLAMA_ARG_"))}
     return Request(ref=ref, budget=budget, task=s.task, ctx=s.ctx, kv_cache=s.kv_cache,
                    prefer=s.prefer, min_speed=s.min_speed, size=s.size, parallel=s.parallel,
+                   size_from="--size" if s.sources["size"] == "flag" else "the config's size",
                    release=release or Release(), env=server_env, others=tuple(others))
 
 

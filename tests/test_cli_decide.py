@@ -301,3 +301,27 @@ def test_a_config_context_out_of_range_is_a_bad_request(site, run, tmp_path):
     assert result.stderr == ("Error: config defaults.ctx = 255 is out of range: a context is 256 "
                              "to 16777216 tokens\n")
     assert run("pick", "phi4", "--vram", "0", "--ram", "64GB", "--ctx", "4096").exit_code == 0
+
+
+def test_an_explicit_tag_and_a_size_that_disagrees_is_a_bad_request(site, run):
+    """It used to print qwen3:8b-q4_K_M, exit 0, without a word on the --size it ignored."""
+    result = run("pick", "qwen3:8b", "--size", "14b", "--vram", "0", "--ram", "64GB")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == ("Error: qwen3:8b is the 8b size, but --size asks for 14b: drop "
+                             "--size or name a 14b tag\n")
+    assert not any("/blobs/" in url for url in site.calls)  # refused before any GGUF header
+    agrees = run("pick", "qwen3:8b", "--size", "8B", "--vram", "0", "--ram", "64GB")
+    assert agrees.exit_code == 0 and agrees.stdout == "qwen3:8b-q4_K_M\n"
+    moe = run("pick", "qwen3:30b-a3b", "--size", "30b-a3b", "--vram", "0", "--ram", "64GB")
+    assert moe.exit_code == 0, moe.stderr
+    bad = run("pick", "qwen3:8b", "--size", "big", "--vram", "0", "--ram", "64GB")
+    assert bad.exit_code == 2 and "--size takes a parameter size" in bad.stderr
+
+
+def test_a_models_entry_whose_size_disagrees_with_its_tag_names_the_config(site, run, tmp_path):
+    (tmp_path / "config.toml").write_text('[budget]\nvram = "0"\nram = "64GB"\n\n[[models]]\n'
+                                          'name = "qwen3:8b"\nsize = "14b"\n')
+    result = run("sync", "--dry-run")
+    assert result.exit_code == 1  # sync reports each entry that failed, then exits 1
+    assert ("failed: qwen3:8b: qwen3:8b is the 8b size, but the config's size asks for 14b: "
+            "drop size or name a 14b tag") in result.stderr
