@@ -171,7 +171,7 @@ ERRORS = [
     (["pick", "quay.io/org/model"], 2, "Error: 'quay.io/org/model' names another registry;"),
     (["pick", "hf.co/org"], 2, "Error: 'hf.co/org' is not a valid Hugging Face model name;"),
     (["pick", "phi4", "--vram", "lots"], 2,
-     "Error: 'lots' is not a size; use a form like 24GB, 24 GB, 24GiB, 16g, 8000MiB or 0"),
+     "Error: --vram 'lots' is not a size; use a form like 24GB, 24 GB, 24GiB, 16g, 8000MiB or 0"),
     (["pick", "phi4", "--task", "poetry"], 2, "Error: Invalid value for '--task'"),
     (["pick", "llama3.3", "--vram", "8GB", "--ram", "16GB"], 3,
      "nothing fits 8.0 GB VRAM + 16.0 GB RAM: the one to consider, llama3.3:70b-instruct-q3_K_M"),
