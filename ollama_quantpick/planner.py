@@ -70,6 +70,16 @@ class Plan:
                  for lst in listings if getattr(lst.page, "stale", False)]
         return list(dict.fromkeys([*stale, *(w for lst in listings for w in lst.warnings)]))
 
+    @property
+    def kv_cache(self) -> str:
+        """The KV cache type the ranking is estimated at: the chosen option's (q8_0 when the pick
+        needs OLLAMA_KV_CACHE_TYPE=q8_0), else the one asked."""
+        if self.choice is not None:
+            for opt in self.options:
+                if opt.ranked is self.choice.ranked:
+                    return opt.kv_cache
+        return self.request.kv_cache
+
 
 
 def budget_label(budget: Budget) -> str:

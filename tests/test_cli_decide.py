@@ -102,6 +102,38 @@ def test_pick_json(site, run):
     assert choice["pick"]["estimate"]["placement"] == "gpu"
 
 
+RTX4090 = ["--gpu", "RTX 4090", "--ram", "64GB"]
+
+
+def test_tags_says_the_rows_are_estimated_with_the_q8_0_kv_cache_the_pick_needs(site, run):
+    """On an RTX 4090 qwen3 32B q4_K_M runs on the GPU only with a q8_0 KV cache: the rows are
+    estimated that way, so the header and the JSON must say so, not the f16 that was asked."""
+    out = json.loads(run("tags", "qwen3", *RTX4090, "--json").stdout)
+    assert out["pick"]["settings"] == {"OLLAMA_KV_CACHE_TYPE": "q8_0"}
+    assert {r["estimate"]["kv_cache"] for r in out["rows"]} == {"q8_0"}
+    assert out["request"]["kv_cache"] == "q8_0" and out["request"]["kv_cache_asked"] == "f16"
+    assert out["ollama"]["kv_cache_type"] == "q8_0"
+    head = run("tags", "qwen3", *RTX4090, env={"COLUMNS": "200"}).stdout.splitlines()[1]
+    assert head.startswith("qwen3: task general, ") and ", context 32K, q8_0 KV cache — set " in head
+    assert "OLLAMA_KV_CACHE_TYPE=q8_0 on the Ollama server" in head
+    # `fit` is asked for f16 and says so; its split is not the row's "100% GPU"
+    fit = json.loads(run("fit", "qwen3:32b-q4_K_M", *RTX4090, "--json").stdout)
+    assert fit["estimate"]["kv_cache"] == "f16" and fit["estimate"]["placement"] == "split"
+
+
+def test_tags_header_says_nothing_of_the_kv_cache_when_rows_use_the_one_asked(site, run):
+    out = json.loads(run("tags", "qwen3", *BUDGET, "--json").stdout)
+    assert out["pick"]["settings"] == {}
+    assert out["request"]["kv_cache"] == out["request"]["kv_cache_asked"] == "f16"
+    assert {r["estimate"]["kv_cache"] for r in out["rows"]} == {"f16"}
+    head = run("tags", "qwen3", *BUDGET, env={"COLUMNS": "200"}).stdout.splitlines()[1]
+    assert "KV cache" not in head and "OLLAMA_" not in head
+    asked = json.loads(run("tags", "qwen3", *BUDGET, "--kv-cache", "q4_0", "--json").stdout)
+    assert asked["request"]["kv_cache"] == asked["request"]["kv_cache_asked"] == "q4_0"
+    shown = run("tags", "qwen3", *BUDGET, "--kv-cache", "q4_0", env={"COLUMNS": "200"}).stdout
+    assert ", q4_0 KV cache" in shown.splitlines()[1]
+
+
 def test_smaller_context_hint(site, run):
     result = run("pick", "llama3.3", "--task", "math", *BUDGET, *LEGACY)
     assert result.stdout == "llama3.3:70b-instruct-q4_K_M\n"

@@ -72,14 +72,30 @@ def cloud_json(tag, ref) -> dict:
 def request_json(req, result) -> dict:
     return {"model": req.ref.display, "models": [r.display for r in req.refs], "task": req.task,
             "ctx": result.ctx,
-            "ctx_default": result.ctx_default, "ctx_asked": req.ctx, "kv_cache": req.kv_cache,
-            "prefer": req.prefer, "min_speed": req.min_speed, "size": req.size}
+            "ctx_default": result.ctx_default, "ctx_asked": req.ctx, "kv_cache": result.kv_cache,
+            "kv_cache_asked": req.kv_cache, "prefer": req.prefer, "min_speed": req.min_speed,
+            "size": req.size}
 
 
 def ollama_json(req, result) -> dict:
     """The Ollama release and settings the estimate assumes."""
     return {**req.release.to_json(), "default_ctx": result.ctx_default, "num_parallel": req.parallel,
-            "kv_cache_type": req.kv_cache}
+            "kv_cache_type": result.kv_cache}
+
+
+def header(req, result, label: str) -> str:
+    """The line above the table: the way of running its rows are estimated for. A q8_0 KV cache
+    or a context other than Ollama's default is said, with the server settings it needs."""
+    from ollama_quantpick.planner import setting_words
+
+    head = f"{req.label}: task {req.task}, {label}, context {_ctx(result.ctx)}"
+    if result.kv_cache != "f16" or result.kv_cache != req.kv_cache:
+        head += f", {result.kv_cache} KV cache"
+    if result.ctx != result.ctx_default:
+        head += f" (Ollama default here: {_ctx(result.ctx_default)})"
+    if result.choice is not None and result.choice.settings:
+        head += f" — {setting_words(result.choice.settings)}"
+    return head
 
 
 COLUMNS_ORDER = ("mark", "rank", "tag", "params", "quant", "size", "fit", "layers", "needs",
@@ -144,7 +160,7 @@ def command(models, task, ctx, kv_cache, prefer, min_speed, size, vram, ram, gpu
       quantpick tags phi4 qwen3 --task code --vram 16GB
       quantpick tags llama3.3 --vram 24GB --ram 64GB --json
     """
-    from ollama_quantpick.planner import budget_label, plan
+    from ollama_quantpick.planner import budget_label, plan, setting_words
     from ollama_quantpick.table import render, terminal_width, wrap
 
     cfg, budget = common.prepare(offline, refresh, vram, ram, gpu)
@@ -185,10 +201,7 @@ def command(models, task, ctx, kv_cache, prefer, min_speed, size, vram, ram, gpu
             if len(about) > room:
                 about = about[: max(room - 1, 0)].rsplit(" ", 1)[0] + "…"
             click.echo(f"{ref.display}: {about}{badges}"[:width])
-    head = f"{req.label}: task {req.task}, {label}, context {_ctx(result.ctx)}"
-    if result.ctx != result.ctx_default:
-        head += f" (Ollama default here: {_ctx(result.ctx_default)})"
-    say(head)
+    say(header(req, result, label))
     rows = []
     for i, c in enumerate(rows_c, 1):
         est, tag = c.estimate, c.artifact.tag
@@ -235,7 +248,9 @@ def command(models, task, ctx, kv_cache, prefer, min_speed, size, vram, ram, gpu
         if several and (others := across.why_not(result.ranked, result.choice.pick, req.task)):
             reason += f"; {others}"
         say(f"pick: {result.choice.pick.name} — {reason}")
-        if result.choice.ctx_hint:
+        # the header says the settings already; a hint that says more (why) is still shown
+        if result.choice.ctx_hint and result.choice.ctx_hint != setting_words(
+                result.choice.settings):
             say(f"note: {result.choice.ctx_hint}")
     else:
         from ollama_quantpick.score import nothing_fits
