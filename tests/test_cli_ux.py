@@ -9,6 +9,7 @@ import pytest
 import world
 from ollama_quantpick.commands import pull as pull_mod
 from test_cli_pull import CONFIG, MATH, ollama  # noqa: F401  (the fake Ollama fixture)
+from test_hf import IQ, hub  # noqa: F401  (the fake Hugging Face Hub)
 
 SMALL = ["--vram", "4GB", "--ram", "4GB", "--gpu", "auto"]
 
@@ -220,3 +221,23 @@ def test_hw_says_when_ollama_is_not_running(run, monkeypatch):
     out = json.loads(run("hw", "--json", "--vram", "8GB", "--ram", "16GB").stdout)["ollama"]
     assert out["running"] is False and out["host"] == "http://127.0.0.1:9"
     assert "Ollama at http://127.0.0.1:9: not running" in run("hw", "--vram", "8GB").stdout
+
+
+def test_no_quality_figure_or_score_where_there_is_no_evidence_or_no_pick(hub, run):  # noqa: F811
+    """TQ1_0/TQ2_0 have no quality evidence (their catalogue KLD is a display-only guess) and
+    Q4_0_4_4 cannot be loaded: none of them may show a score, and the ternary ones no quality."""
+    budget = ("--vram", "8GB", "--ram", "16GB")
+    rows = {r["tag"]: r for r in json.loads(run("tags", IQ, *budget, "--json").stdout)["rows"]}
+    for tag in ("TQ1_0", "TQ2_0"):
+        assert rows[tag]["runs"] and rows[tag]["quality"] is None and rows[tag]["score"] is None
+    assert rows["Q4_0_4_4"]["quality"] == rows["Q4_0"]["quality"]  # the same weights as Q4_0
+    assert rows["Q4_0_4_4"]["score"] is None and rows["Q4_0_4_4"]["blocked"]
+    assert all(r["score"] is not None and r["quality"] is not None
+               for r in rows.values() if not r["blocked"])
+    table = run("tags", IQ, *budget, "--wide").stdout.splitlines()
+    head = next(line for line in table if "QUALITY" in line)
+    qual, score = head.index("QUALITY") + len("QUALITY"), head.index("SCORE") + len("SCORE")
+    for tag, quality in (("TQ1_0", "-"), ("TQ2_0", "-"), ("Q4_0_4_4", "95.5%"), ("Q4_K_M", "98.2%")):
+        line = next(line for line in table if f" {tag} " in line)
+        assert line[:qual].split()[-1] == quality, line
+        assert (line[:score].split()[-1] == "-") == (tag != "Q4_K_M"), line

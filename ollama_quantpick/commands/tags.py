@@ -37,6 +37,17 @@ def ordered(result) -> list:
     return sorted(result.ranked, key=lambda c: not runs(c))
 
 
+def evidence(c) -> bool:
+    """The quant's quality figure rests on a measurement (or its bits per weight, marked †):
+    not for a type the catalogue lists without evidence (ternary TQ1_0/TQ2_0)."""
+    return c.quant.rated or not c.quant.unpicked
+
+
+def pickable(c) -> bool:
+    """Runs here and may be picked: only such a row has a ranking score."""
+    return runs(c) and not c.blocked
+
+
 def processor(est) -> str:
     from ollama_quantpick.table import processor as proc
 
@@ -54,8 +65,9 @@ def row_json(c, artifact, rank: int) -> dict:
         "quant_rated": c.quant.rated, "page_size_bytes": tag.size_bytes,
         "download_bytes": c.download_bytes, "context_max": tag.context, "inputs": tag.inputs,
         "updated": tag.updated, "runs": runs(c), "too_slow": c.too_slow, "picked": c.picked,
-        "processor": processor(c.estimate), "quality": round(c.quality, 4),
-        "score": round(c.score, 4) if runs(c) else None, "estimate": c.estimate.to_json(),
+        "processor": processor(c.estimate),
+        "quality": round(c.quality, 4) if evidence(c) else None,
+        "score": round(c.score, 4) if pickable(c) else None, "estimate": c.estimate.to_json(),
         "model": c.model, "capability": c.cap.to_json() if c.cap else None,
         "capability_source": c.cap.source if c.cap else None,
         "blocked": c.blocked or None,
@@ -215,8 +227,8 @@ def command(models, task, ctx, kv_cache, prefer, min_speed, size, vram, ram, gpu
                 est, "moe_cpu_layers", 0) else "")) if est.layers else "-",
             "needs": format_bytes(est.total_bytes), "ctx": _ctx(est.ctx),
             "input": ",".join(tag.inputs), "tps": _speed(est),
-            "quality": f"{c.quality * 100:.1f}%",
-            "score": f"{c.score:.3f}" if runs(c) else "-",
+            "quality": f"{c.quality * 100:.1f}%" if evidence(c) else "-",
+            "score": f"{c.score:.3f}" if pickable(c) else "-",
             "aliases": ", ".join(c.aliases),
         })
     columns = _columns(req.task)
