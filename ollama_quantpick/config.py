@@ -86,6 +86,18 @@ def _text(v):
     return None if isinstance(v, str) and v.strip() else "a non-empty string"
 
 
+def _host_problem(v, source: str) -> str | None:
+    """What daemon.parse_host, the one checker of Ollama hosts, says is wrong with `v`, or None;
+    `source` is where the value came from (its message names it, never the credentials)."""
+    from ollama_quantpick.daemon import parse_host
+
+    try:
+        parse_host(v, source)
+    except InputError as exc:
+        return str(exc)
+    return None
+
+
 def _release(v):
     from ollama_quantpick.release import parse_version
 
@@ -179,6 +191,9 @@ def _problems(data: dict, path: Path) -> Iterator[str]:
                 yield f"{where}: unknown key '{section}.{key}' (known: {', '.join(SCHEMA[section])})"
             elif (expected := check(v)) is not None:
                 yield f"{where}: '{section}.{key}' = {v!r}; expected {expected}"
+            elif (section, key) == ("ollama", "host") and (
+                    bad := _host_problem(v, f"ollama.host in {where}")):
+                yield bad  # here, not at first use, where it was blamed on a --host never given
 
 
 def _rename_hint(path: Path, old: str, new: str, value) -> str:
@@ -252,6 +267,8 @@ def parse_value(dotted: str, raw: str):
         value = raw if value is None else value
     if (expected := check(value)) is not None:
         raise InputError(f"'{dotted}' = '{shown(raw)}'; expected {expected}")
+    if dotted == "ollama.host" and (bad := _host_problem(raw, dotted)):
+        raise InputError(bad)
     return value
 
 

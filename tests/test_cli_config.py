@@ -178,3 +178,33 @@ def test_update_checks_the_result_it_would_write(tmp_path):
     with pytest.raises(InputError, match="'defaults.ctx' = 'big'; expected a positive integer"):
         config.update(config.load(path), "defaults.ctx", "big")
     assert path.read_text() == '[defaults]\ntask = "chat"\n'
+
+
+@pytest.mark.parametrize("host,why", [("http://[::1", "is not host:port"),
+                                      ("127.0.0.1:99999", "is not host:port"),
+                                      ("😀", "is not a host name"),
+                                      ("ftp://127.0.0.1", "is not an http(s) address")])
+def test_set_checks_an_ollama_host_as_the_daemon_does(run, tmp_path, host, why):
+    """`config set ollama.host` refuses what daemon.parse_host refuses (it used to write it, and
+    every later command blamed a --host flag nobody gave); the file is not touched."""
+    path = tmp_path / "config.toml"
+    path.write_text('[ollama]\nhost = "127.0.0.1:11434"  # mine\n')
+    result = run("config", "set", "ollama.host", host)
+    assert result.exit_code == 2 and why in result.stderr and "ollama.host" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert path.read_text() == '[ollama]\nhost = "127.0.0.1:11434"  # mine\n'
+    assert run("config", "set", "ollama.host", "http://[::1]:11434").exit_code == 0
+    assert config.load(path).get("ollama.host") == "http://[::1]:11434"
+
+
+@pytest.mark.parametrize("args", [["pick", "phi4", "--vram", "0", "--ram", "64GB"], ["tags", "phi4"],
+                                  ["config", "show"]])
+def test_a_bad_configured_host_names_the_key_and_the_file(run, tmp_path, args, monkeypatch):
+    monkeypatch.delenv("OLLAMA_HOST", raising=False)
+    path = tmp_path / "config.toml"
+    path.write_text('[ollama]\nhost = "http://me:s3cret@[::1"\n')
+    result = run(*args)
+    assert result.exit_code == 2, result.stderr
+    assert f"ollama.host in {path} 'http://***@[::1' is not host:port" in result.stderr
+    assert "--host" not in result.stderr and "s3cret" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
