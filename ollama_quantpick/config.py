@@ -239,6 +239,8 @@ def _toml(text: str, path: Path) -> dict:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{path} is not valid TOML: {exc}") from None
+    except RecursionError:  # tomllib recurses per level of nested arrays and inline tables
+        raise InputError(f"{path} is not valid TOML (nested too deeply)") from None
 
 
 def _parse(text: str, path: Path) -> dict:

@@ -208,3 +208,16 @@ def test_a_bad_configured_host_names_the_key_and_the_file(run, tmp_path, args, m
     assert f"ollama.host in {path} 'http://***@[::1' is not host:port" in result.stderr
     assert "--host" not in result.stderr and "s3cret" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("args", [["config", "show"], ["config", "set", "defaults.task", "math"],
+                                  ["tags", "phi4"]])
+def test_toml_nested_too_deeply_is_one_line(run, tmp_path, args):
+    """tomllib recurses per nesting level: past Python's limit it raised RecursionError, not
+    TOMLDecodeError, and the user saw a traceback."""
+    path = tmp_path / "config.toml"
+    path.write_text("a = " + "[" * 100_000 + "\n")
+    result = run(*args)
+    assert result.exit_code == 2
+    assert result.stderr == f"Error: {path} is not valid TOML (nested too deeply)\n"
+    assert path.read_text() == "a = " + "[" * 100_000 + "\n"
