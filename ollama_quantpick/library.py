@@ -81,8 +81,15 @@ def fetch_tags(ref: ModelRef) -> tuple[list[Tag], http.Page]:
 
     tags = facts.parsed("tags", page.text, parse,
                         lambda tags: [asdict(t) for t in tags],
-                        lambda rows: [Tag(**row) for row in rows], context=ref.page_path)
+                        lambda rows: [facts.record(Tag, row) for row in _listed(rows)],
+                        context=ref.page_path)
     return tags, page
+
+
+def _listed(rows: object) -> list:
+    if not isinstance(rows, list):
+        raise TypeError("cached tags are not a list")  # facts.parsed: parse the page again
+    return rows
 
 
 def suggest(ref: ModelRef) -> str:
@@ -127,6 +134,6 @@ def fetch_model_info(ref: ModelRef, *, cache_only: bool = False) -> ModelInfo | 
             return parse_model_page(text, ref)
 
         return facts.parsed("model-page", page.text, parse,
-                            asdict, lambda d: ModelInfo(**d), context=ref.page_path)
+                            asdict, lambda d: facts.record(ModelInfo, d), context=ref.page_path)
     except QuantpickError:
         return None

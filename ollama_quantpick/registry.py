@@ -7,12 +7,10 @@ megabytes (read with `Range: bytes=0-N`, never the whole blob) give the architec
 
 from __future__ import annotations
 
-import functools
 import json
-import math
 import time
 from collections.abc import Collection, Iterator
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 
 from ollama_quantpick import gguf, http
 from ollama_quantpick.errors import QuantpickError
@@ -222,52 +220,12 @@ def _cached_info(data: object) -> gguf.GGUFInfo | None:
     another version or a bug): then the header is read again. Every field is written, so a
     missing one means an entry from before the field existed; its default would be a guess
     (a header cached before `layer_expert_bytes` read as a dense model)."""
-    if not isinstance(data, dict):
-        return None
-    hints = _info_hints()
-    out = {}
-    for f in fields(gguf.GGUFInfo):
-        if f.name not in data or not _is_a(data[f.name], hints[f.name]):
-            return None
-        out[f.name] = data[f.name]
+    from ollama_quantpick import facts
+
     try:
-        return gguf.GGUFInfo(**out)
+        return facts.record(gguf.GGUFInfo, data)
     except (TypeError, ValueError):
         return None
-
-
-@functools.cache
-def _info_hints() -> dict[str, object]:
-    """GGUFInfo's field types, evaluated once (get_type_hints compiles every annotation)."""
-    import typing
-
-    return typing.get_type_hints(gguf.GGUFInfo)
-
-
-def _is_a(value: object, hint: object) -> bool:
-    """`value` matches a simple type hint: int, float, str, bool, X | None, list[X]."""
-    import types
-    import typing
-
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        return any(_is_a(value, h) for h in typing.get_args(hint))
-    if origin is list:
-        (inner,) = typing.get_args(hint) or (object,)
-        return isinstance(value, list) and len(value) <= 1 << 16 and all(
-            _is_a(v, inner) for v in value)
-    if hint is type(None):
-        return value is None
-    if hint is bool:
-        return isinstance(value, bool)
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**63
-    if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool) and \
-            math.isfinite(value)
-    if isinstance(hint, type):
-        return isinstance(value, hint)
-    return True  # a hint this checker does not know: trust the dataclass
 
 
 def gguf_info(ref: ModelRef, digest: str, *, cache_only: bool = False) -> gguf.GGUFInfo:

@@ -1,8 +1,12 @@
 """facts.py: parsed pages memoized by their text, so a cached answer is a lookup."""
 
+import json
 import os
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 import world
 from ollama_quantpick import facts, http
@@ -36,6 +40,48 @@ def test_a_garbled_or_older_entry_is_parsed_again(monkeypatch):
     for path in http._cache_path("x").parent.parent.rglob("*.json"):
         path.write_text('{"fetched_at": 1, "schema": 1, "facts": ')
     assert facts.parsed("k", "x", *args) == ["x"] and len(calls) == 3
+
+
+MISTYPED = [("tags", "size_bytes", "43GB"), ("tags", "inputs", 5), ("tags", "params_b", "14"),
+            ("tags", "variant", None), ("tags", "rows", {"not": "a list"}),
+            ("model-page", "capabilities", 7), ("model-page", "description", ["x"])]
+
+
+@pytest.mark.parametrize("kind,name,value", MISTYPED)
+def test_a_mistyped_cached_fact_is_parsed_again_not_a_traceback(site, run, tmp_path, kind, name,
+                                                                  value):
+    """Valid JSON of the wrong shape (another build, a bug, a hand edit) went straight into the
+    dataclass: `inputs=5` made `tags` fail with a TypeError traceback deep in the rendering."""
+    budget = ["--vram", "24GB", "--ram", "64GB"]  # the table shows the model page's facts too
+    first = run("tags", "phi4", *budget)
+    entries = [p for p in Path(tmp_path / "cache").rglob("*.json")
+               if json.loads(p.read_text()).get("kind") == kind]
+    assert first.exit_code == 0 and entries
+    for path in entries:
+        entry = json.loads(path.read_text())
+        if name == "rows":
+            entry["facts"] = value
+        elif kind == "tags":
+            for row in entry["facts"]:
+                row[name] = value
+        else:
+            entry["facts"][name] = value
+        path.write_text(json.dumps(entry))
+    second = run("tags", "phi4", *budget)
+    assert second.exit_code == 0, second.stderr
+    assert second.stdout == first.stdout
+    assert all(json.loads(p.read_text())["facts"] != value for p in entries)  # parsed again
+
+
+def test_a_record_needs_every_field_of_its_type():
+    from ollama_quantpick.library import ModelInfo
+
+    good = {"name": "phi4", "description": None, "capabilities": ["tools"], "sizes": ["14b"]}
+    assert facts.record(ModelInfo, good) == ModelInfo("phi4", None, ["tools"], ["14b"])
+    for bad in ({**good, "sizes": "14b"}, {k: v for k, v in good.items() if k != "sizes"},
+                {**good, "name": None}, [good]):
+        with pytest.raises(TypeError):
+            facts.record(ModelInfo, bad)
 
 
 def test_a_cached_answer_imports_neither_the_html_parser_nor_requests(httpserver, tmp_path):
