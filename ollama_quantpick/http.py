@@ -184,6 +184,7 @@ class Page:
     fetched_at: float
     from_cache: bool = False
     stale: bool = False  # served from an expired cache entry because the network failed
+    key: str = ""  # its cache entry (forget: an answer the caller cannot read is not kept)
 
     @property
     def age_s(self) -> float:
@@ -451,7 +452,8 @@ def get_text(url: str, *, headers: dict[str, str] | None = None, ttl: float | No
     ttl = settings.ttl if ttl is None else ttl
     cached = None if settings.refresh else _page_entry(key)
     if cached is not None:
-        page = Page(url, cached["status"], cached["text"], cached["fetched_at"], from_cache=True)
+        page = Page(url, cached["status"], cached["text"], cached["fetched_at"], from_cache=True,
+                    key=key)
         if settings.offline or page.age_s < ttl:
             return page
     if cache_only and not settings.offline:
@@ -467,12 +469,21 @@ def get_text(url: str, *, headers: dict[str, str] | None = None, ttl: float | No
         if stale is None:
             raise
         return Page(url, stale["status"], stale["text"], stale["fetched_at"], from_cache=True,
-                    stale=True)
-    page = Page(url, status, text, time.time())
+                    stale=True, key=key)
+    page = Page(url, status, text, time.time(), key=key)
     if status == 200 or status == 404:
         write_cache(key, {"url": redact(url), "status": status, "text": text,
                           "fetched_at": page.fetched_at})
     return page
+
+
+def forget(page: Page) -> None:
+    """Drop `page`'s cache entry: its caller could not read it (a captive portal's login page
+    where ollama.com should be, a 404 or HTML where a blob should be). Kept, it would answer for
+    the cache's lifetime (a blob's: forever) after the network is fixed."""
+    if page.key:
+        with suppress(OSError):
+            _cache_path(page.key).unlink()
 
 
 def _page_entry(key: str) -> dict | None:

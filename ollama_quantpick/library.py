@@ -79,10 +79,16 @@ def fetch_tags(ref: ModelRef) -> tuple[list[Tag], http.Page]:
 
         return parse_tags_page(text, ref, url)
 
-    tags = facts.parsed("tags", page.text, parse,
-                        lambda tags: [asdict(t) for t in tags],
-                        lambda rows: [facts.record(Tag, row) for row in _listed(rows)],
-                        context=ref.page_path)
+    try:
+        tags = facts.parsed("tags", page.text, parse,
+                            lambda tags: [asdict(t) for t in tags],
+                            lambda rows: [facts.record(Tag, row) for row in _listed(rows)],
+                            context=ref.page_path)
+    except QuantpickError:
+        # Not kept: a page quantpick cannot read (a captive portal's login page where ollama.com
+        # should be) would fail every command for a day after the network is fixed.
+        http.forget(page)
+        raise
     return tags, page
 
 
@@ -133,7 +139,12 @@ def fetch_model_info(ref: ModelRef, *, cache_only: bool = False) -> ModelInfo | 
 
             return parse_model_page(text, ref)
 
-        return facts.parsed("model-page", page.text, parse,
-                            asdict, lambda d: facts.record(ModelInfo, d), context=ref.page_path)
+        try:
+            return facts.parsed("model-page", page.text, parse,
+                                asdict, lambda d: facts.record(ModelInfo, d),
+                                context=ref.page_path)
+        except QuantpickError:
+            http.forget(page)  # not kept: the next command reads the page again
+            raise
     except QuantpickError:
         return None

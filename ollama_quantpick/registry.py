@@ -121,7 +121,11 @@ def manifest(ref: ModelRef, tag: str, *, cache_only: bool = False) -> Manifest |
     if page.status != 200:
         raise QuantpickError(f"{http.host_of(url)} answered HTTP {page.status} for "
                              f"{http.redact(url)}")
-    return parse_manifest(page.text)
+    try:
+        return parse_manifest(page.text)
+    except ManifestError:
+        http.forget(page)  # not kept for a day: the next command asks again
+        raise
 
 
 def config_blob(ref: ModelRef, digest: str, *, cache_only: bool = False) -> dict:
@@ -129,13 +133,14 @@ def config_blob(ref: ModelRef, digest: str, *, cache_only: bool = False) -> dict
     `cache_only`: http.NotCached instead of a request."""
     url = f"{_base(ref)}/blobs/{digest}"
     page = http.get_text(url, ttl=FOREVER, cache_only=cache_only)
-    if page.status != 200:
-        return {}
     try:
-        data = json.loads(page.text)
+        data = json.loads(page.text) if page.status == 200 else None
     except (ValueError, RecursionError):  # RecursionError: `[[[[…` nested past Python's limit
+        data = None
+    if not isinstance(data, dict):
+        http.forget(page)  # a blob is cached forever: only one that reads as one is kept
         return {}
-    return data if isinstance(data, dict) else {}
+    return data
 
 
 def params_blob(ref: ModelRef, digest: str, *, cache_only: bool = False) -> dict:

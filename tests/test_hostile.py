@@ -364,6 +364,22 @@ def test_a_header_cached_by_an_older_quantpick_is_read_again(site, older, real_h
     assert json.loads(path.read_text())["schema"] == registry.HEADER_SCHEMA
 
 
+def test_a_captive_portals_page_is_not_kept_for_a_day(httpserver, run, monkeypatch):
+    """A hotel WiFi answers 200 with its login page where ollama.com should be. That answer was
+    cached: after logging in, every command still failed from the cache for a day."""
+    base, _ = world.serve_http(httpserver)
+    monkeypatch.setenv("QUANTPICK_LIBRARY_URL", base)
+    monkeypatch.setenv("QUANTPICK_REGISTRY_URL", base)
+    httpserver.expect_oneshot_request("/library/phi4/tags").respond_with_data(
+        "<html><body><form>Log in to Hotel WiFi</form></body></html>", content_type="text/html")
+    first = run("pick", "phi4", *BUDGET)
+    assert first.exit_code == 1 and "page layout" in first.stderr, first.stderr
+    second = run("pick", "phi4", *BUDGET)  # logged in: ollama.com answers again
+    assert second.exit_code == 0, second.stderr
+    assert second.stdout.startswith("phi4:")
+    assert sum(1 for r, _ in httpserver.log if r.path == "/library/phi4/tags") == 2
+
+
 # ---- secrets ------------------------------------------------------------------------------------
 
 def test_credentials_in_urls_never_reach_messages_or_cache_names(httpserver, run, monkeypatch,

@@ -165,3 +165,32 @@ def test_merged_facts_live_on_the_artifact_and_the_page_row_stays_as_parsed(site
     assert a.quant == want.quant and a.params_b == pytest.approx(8.2, abs=0.1)
     assert a.context == a.arch.context_length == 40960
     assert a.to_json()["quant"] == a.quant and a.to_json()["digest"] == want.digest[:12]
+
+
+def test_a_blob_that_is_not_one_is_not_kept_forever(httpserver, monkeypatch):
+    """Blobs are cached forever (content-addressed). A transient 404, or a proxy's HTML where
+    the JSON should be, was cached forever too: the model's num_ctx lost for good."""
+    monkeypatch.setenv("QUANTPICK_REGISTRY_URL", httpserver.url_for("").rstrip("/"))
+    digest = "sha256:" + "a" * 64
+    path = f"/v2/library/qwen3/blobs/{digest}"
+    httpserver.expect_ordered_request(path).respond_with_data("not found", status=404)
+    httpserver.expect_ordered_request(path).respond_with_data("<html>proxy</html>")
+    httpserver.expect_ordered_request(path).respond_with_json({"num_ctx": 32768})
+    ref = parse_model_ref("qwen3")
+    assert registry.params_blob(ref, digest) == {}
+    assert registry.params_blob(ref, digest) == {}
+    assert registry.params_blob(ref, digest) == {"num_ctx": 32768}
+    assert registry.params_blob(ref, digest) == {"num_ctx": 32768}  # this one is kept
+    assert len(httpserver.log) == 3
+
+
+def test_a_manifest_that_cannot_be_read_is_asked_for_again(httpserver, monkeypatch):
+    monkeypatch.setenv("QUANTPICK_REGISTRY_URL", httpserver.url_for("").rstrip("/"))
+    path = "/v2/library/phi4/manifests/latest"
+    httpserver.expect_ordered_request(path).respond_with_data("<html>Log in to WiFi</html>")
+    httpserver.expect_ordered_request(path).respond_with_data(
+        world.find("phi4", "latest").manifest_text)
+    with pytest.raises(registry.ManifestError):
+        registry.manifest(parse_model_ref("phi4"), "latest")
+    assert registry.manifest(parse_model_ref("phi4"), "latest").digest
+    assert len(httpserver.log) == 2
