@@ -259,12 +259,23 @@ class Daemon:
     def pull(self, name: str, on_progress: Callable[[str, str | None, int | None, int | None],
                                                     None]) -> None:
         """Stream a pull; `on_progress(status, digest, completed, total)` per event. A failed pull
-        leaves what was installed before untouched (Ollama writes the manifest last)."""
-        def run():
+        leaves what was installed before untouched (Ollama writes the manifest last).
+
+        Only a `success` event means the model is installed: a stream that ends without one (a
+        proxy that closed the response, a daemon that stopped writing) is a failed pull."""
+        def run() -> str | None:
+            last = None
             for event in self.client.pull(name, stream=True):
-                on_progress(event.status or "", event.digest, event.completed, event.total)
+                last = event.status or ""
+                on_progress(last, event.digest, event.completed, event.total)
+            return last
         self._installed = None
-        self._call(run)
+        last = self._call(run)
+        if last != "success":
+            seen = f"last status '{last[:80]}'" if last else "no status at all"
+            raise QuantpickError(f"the pull of {name} ended before it finished (Ollama at {self.host} "
+                                 f"sent {seen}, never 'success'); run the same command again to "
+                                 "resume it")
 
 
 def free_disk(path: Path | None = None) -> int | None:

@@ -22,6 +22,9 @@ class FakeOllama:
     pulls: list[str] = field(default_factory=list)
     fail_with: str | None = None  # an error line sent mid-stream
     delay: float = 0.0  # seconds between progress events (a slow download)
+    # The stream ends cleanly after this many progress lines, without `success` or an error: a
+    # proxy that closes the response, a daemon that stopped writing.
+    end_after: int | None = None
 
     def tags(self, _request: Request) -> Response:
         def size(name: str) -> int:  # what `ollama list` reports: the bytes of the download
@@ -48,9 +51,13 @@ class FakeOllama:
             if artifact is None:
                 yield json.dumps({"error": "pull model manifest: file does not exist"}) + "\n"
                 return
+            sent = 0
             for layer in artifact.layers:
                 digest, total = layer["digest"], layer["size"]
                 for done in (0, total // 2, total):
+                    if sent == self.end_after:
+                        return
+                    sent += 1
                     time.sleep(self.delay)
                     yield json.dumps({"status": f"pulling {digest[7:19]}", "digest": digest,
                                       "total": total, "completed": done}) + "\n"

@@ -66,6 +66,22 @@ def test_error_mid_stream_keeps_the_installed_model(site, ollama, run):
     assert ollama.installed == {"llama3.3:70b-instruct-q3_K_M": "0" * 64}
 
 
+def test_stream_that_ends_without_success_is_a_failed_pull(site, ollama, run):
+    """The stream stops cleanly after one progress line (no `success`, no error line): not pulled,
+    one line that says so and how to resume, exit 1, the model installed before still there."""
+    ollama.installed["llama3.3:70b-instruct-q3_K_M"] = "0" * 64
+    ollama.end_after = 1
+    result = run("pull", *MATH, "--yes")
+    assert result.exit_code == 1
+    assert "pulled" not in result.stdout
+    last = result.stderr.splitlines()[-1]
+    assert last.startswith("Error: the pull of llama3.3:70b-instruct-q4_K_M ended before it finished")
+    assert last.endswith("run the same command again to resume it")
+    assert "Traceback" not in result.stderr
+    assert ollama.pulls == ["llama3.3:70b-instruct-q4_K_M"]
+    assert ollama.installed == {"llama3.3:70b-instruct-q3_K_M": "0" * 64}
+
+
 def test_explicit_tag_that_does_not_fit_is_refused_unless_forced(site, ollama, run):
     result = run("pull", "llama3.3:70b-instruct-q8_0", "--yes", "--vram", "24GB", "--ram", "32GB")
     assert result.exit_code == 3 and "use --force" in result.stderr and ollama.pulls == []

@@ -89,3 +89,16 @@ def test_dry_run_plan_survives_an_unreachable_ollama(site, tmp_path):
     items = install.plan_sync(config.load(path), BUDGET,
                               Daemon("http://127.0.0.1:9"), dry_run=False)
     assert items[0].action == "failed" and "cannot reach Ollama" in items[0].error
+
+
+def test_a_stream_without_success_fails_the_row_and_the_next_one_still_pulls(site, daemon, tmp_path):
+    path = tmp_path / "sync.toml"
+    path.write_text('[[models]]\nname = "phi4:14b-q8_0"\n[[models]]\nname = "qwen3:0.6b"\n')
+    items = install.plan_sync(config.load(path), BUDGET, daemon, dry_run=False)
+    daemon.fake.end_after = 2
+    install.run_sync(items[:1], daemon)
+    assert items[0].action == "failed" and "ended before it finished" in items[0].error
+    daemon.fake.end_after = None
+    install.run_sync(items[1:], daemon)
+    assert [i.action for i in items] == ["failed", "pulled"]
+    assert list(daemon.fake.installed) == ["qwen3:0.6b-q4_K_M"]
