@@ -229,6 +229,10 @@ class Daemon:
         self._installed = out
         return out
 
+    def forget_installed(self) -> None:
+        """Ask Ollama again on the next `installed()`: another client may have pulled since."""
+        self._installed = None
+
     def models(self) -> list[dict]:
         """Installed models as `ollama list` shows them: name, digest (hex), size (bytes),
         quantization and parameter size from the model's details."""
@@ -269,7 +273,7 @@ class Daemon:
                 last = event.status or ""
                 on_progress(last, event.digest, event.completed, event.total)
             return last
-        self._installed = None
+        self.forget_installed()
         last = self._call(run)
         if last != "success":
             seen = f"last status '{last[:80]}'" if last else "no status at all"

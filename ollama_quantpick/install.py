@@ -59,8 +59,9 @@ class SyncItem:
     artifact: Artifact | None = None
     reason: str | None = None
     installed: bool | None = None  # None: unknown (Ollama not reachable on a dry run)
-    action: str = "pull"  # keep | pull | pulled | failed
+    action: str = "pull"  # keep | pull | pulled | failed | same (as entry `same_as`)
     error: str | None = None
+    same_as: int | None = None  # 1-based number of an earlier entry that chose the same download
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -77,7 +78,8 @@ class SyncItem:
     def to_json(self) -> dict[str, Any]:
         return {"model": self.model, "task": self.task, "tag": self.tag,
                 "download_bytes": self.download_bytes, "installed": self.installed,
-                "action": self.action, "reason": self.reason, "error": self.error}
+                "action": self.action, "reason": self.reason, "error": self.error,
+                "same_as": self.same_as}
 
 
 def config_hint(message: str) -> str:
@@ -94,11 +96,14 @@ def config_hint(message: str) -> str:
 def plan_sync(cfg: Config, budget: Budget, daemon: Daemon, *, dry_run: bool,
               release: Release | None = None) -> list[SyncItem]:
     """Decide every [[models]] entry and see whether Ollama has it. One failing entry does not
-    stop the others; on a dry run an unreachable Ollama leaves `installed` unknown."""
+    stop the others; on a dry run an unreachable Ollama leaves `installed` unknown. An entry
+    that chose the same download as an earlier one is "same" (as `same_as`): it is neither pulled
+    nor counted again."""
     from ollama_quantpick import settings
     from ollama_quantpick.planner import choose
 
-    items = []
+    items: list[SyncItem] = []
+    first: dict[str, SyncItem] = {}  # download (manifest digest, else name) -> the entry with it
     for entry in cfg.models:
         # several names: the candidates of one slot compete; the winner is pulled
         names = entry["name"] if isinstance(entry["name"], list) else [entry["name"]]
@@ -112,6 +117,12 @@ def plan_sync(cfg: Config, budget: Budget, daemon: Daemon, *, dry_run: bool,
                 raise QuantpickError(config_hint(reason))
             item.artifact = pick.artifact
             item.reason = reason
+            manifest = item.artifact.manifest
+            key = manifest.digest if manifest and manifest.digest else item.artifact.name
+            if (earlier := first.setdefault(key, item)) is not item:
+                item.same_as, item.installed = items.index(earlier) + 1, earlier.installed
+                item.action = "same"
+                continue
             try:
                 item.installed = installed_as(daemon, item.artifact) is not None
             except QuantpickError:
@@ -125,15 +136,18 @@ def plan_sync(cfg: Config, budget: Budget, daemon: Daemon, *, dry_run: bool,
 
 def run_sync(items: list[SyncItem], daemon: Daemon,
              progress: Callable[[SyncItem], Progress] | None = None) -> None:
-    """Pull every item whose action is "pull"; each becomes "pulled" or "failed". `progress`
-    makes one progress display per pull (its `finish()`, if any, is called after it)."""
+    """Pull every item whose action is "pull"; each becomes "pulled", "failed", or "keep" when
+    Ollama has it by now (another pull finished since the plan). `progress` makes one progress
+    display per pull (its `finish()`, if any, is called after it)."""
+    daemon.forget_installed()  # the plan may be minutes old (the confirmation prompt waited)
     for item in items:
         if item.action != "pull" or item.artifact is None:
             continue
         shown = progress(item) if progress else None
         try:
-            pull(daemon, item.artifact, on_progress=shown)
-            item.action = "pulled"
+            outcome = pull(daemon, item.artifact, on_progress=shown)
+            item.action = "pulled" if outcome == "pulled" else "keep"
+            item.installed = item.installed or outcome != "pulled"
         except QuantpickError as exc:
             item.fail(exc)
         finally:

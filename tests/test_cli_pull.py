@@ -9,6 +9,7 @@ import pytest
 
 import world
 from ollama_fake import FakeOllama
+from ollama_quantpick.sizes import format_bytes
 
 # The decisions these tests pin were worked out for the legacy estimate (llama on v0.15.5).
 MATH = ["llama3.3", "--task", "math", "--ctx", "8192", "--vram", "52GB", "--ram", "64GB",
@@ -169,6 +170,56 @@ def test_one_failing_entry_does_not_stop_the_others(site, ollama, run, tmp_path)
     assert result.exit_code == 1
     assert "failed: nosuchmodel: no model 'nosuchmodel'" in result.stderr
     assert len(ollama.pulls) >= 2
+
+
+DUPLICATE = """
+[budget]
+vram = "24GB"
+ram = "64GB"
+
+[[models]]
+name = "phi4:14b-q8_0"
+
+[[models]]
+name = "qwen3:0.6b"
+
+[[models]]
+name = "phi4:14b-q8_0"
+task = "code"
+"""
+
+
+def test_two_entries_for_one_download_are_pulled_and_counted_once(site, ollama, run, tmp_path,
+                                                                    monkeypatch):
+    """Two entries that resolve to the same artifact: one pull, one size in the total asked
+    for and in the summary; the second row says which entry it is the same as."""
+    from ollama_quantpick.commands import pull as pull_mod
+
+    (tmp_path / "config.toml").write_text(DUPLICATE)
+    phi4, qwen = (world.find("phi4", "14b-q8_0").download_bytes,
+                  world.find("qwen3", "0.6b").download_bytes)
+    plan = json.loads(run("sync", "--dry-run", "--json").stdout)
+    assert [(r["tag"], r["action"], r["same_as"]) for r in plan["rows"]] == [
+        ("phi4:14b-q8_0", "pull", None), ("qwen3:0.6b-q4_K_M", "pull", None),
+        ("phi4:14b-q8_0", "same", 1)]
+    assert plan["summary"] == {"would_pull": 2, "pulled": 0, "kept": 0, "failed": 0, "same": 1,
+                               "download_bytes": phi4 + qwen}
+    text = run("sync", "--dry-run").stdout.splitlines()
+    assert text[-1] == "would pull 2, already installed 0, failed 0, same as an earlier entry 1"
+    monkeypatch.setattr(pull_mod, "interactive", lambda: True)
+    asked = run("sync", input="n\n")
+    assert "for 2 model(s)?" in asked.stdout and ollama.pulls == []
+    assert f"download {format_bytes(phi4 + qwen)} " in asked.stdout
+    assert "same as entry 1" in asked.stdout  # the plan's ACTION column
+    done = json.loads(run("sync", "--json", "--yes").stdout)
+    assert sorted(ollama.pulls) == ["phi4:14b-q8_0", "qwen3:0.6b-q4_K_M"]
+    assert [r["action"] for r in done["rows"]] == ["pulled", "pulled", "same"]
+    assert done["summary"] == {"would_pull": 0, "pulled": 2, "kept": 0, "failed": 0, "same": 1,
+                               "download_bytes": phi4 + qwen}
+    again = json.loads(run("sync", "--json").stdout)
+    assert [(r["action"], r["installed"]) for r in again["rows"]] == [
+        ("keep", True), ("keep", True), ("same", True)]
+    assert len(ollama.pulls) == 2
 
 
 def test_sync_without_models_says_what_to_do(run, tmp_path):

@@ -98,7 +98,7 @@ def test_sync_names_each_model_and_prints_a_summary(site, ollama, run, tmp_path)
     summary = lines[header + 1:header + 4]
     assert all(" pulled " in line for line in summary)
     out = json.loads(run("sync", "--json").stdout)
-    assert out["summary"] == {"would_pull": 0, "pulled": 0, "kept": 3, "failed": 0,
+    assert out["summary"] == {"would_pull": 0, "pulled": 0, "kept": 3, "failed": 0, "same": 0,
                               "download_bytes": 0}
     assert all(r["download_bytes"] > 0 and "size_bytes" not in r for r in out["rows"])
 

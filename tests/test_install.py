@@ -102,3 +102,15 @@ def test_a_stream_without_success_fails_the_row_and_the_next_one_still_pulls(sit
     install.run_sync(items[1:], daemon)
     assert [i.action for i in items] == ["failed", "pulled"]
     assert list(daemon.fake.installed) == ["qwen3:0.6b-q4_K_M"]
+
+
+def test_a_row_installed_since_the_plan_is_kept_not_pulled(site, daemon, tmp_path):
+    """Another `ollama pull` finished between the plan and the pull: the row is kept (already
+    installed), not counted as pulled, and nothing is sent."""
+    path = tmp_path / "sync.toml"
+    path.write_text('[[models]]\nname = "qwen3:0.6b"\n')
+    items = install.plan_sync(config.load(path), BUDGET, daemon, dry_run=False)
+    assert items[0].action == "pull"
+    daemon.fake.installed["qwen3:0.6b-q4_K_M"] = world.find("qwen3", "0.6b").digest
+    install.run_sync(items, daemon)
+    assert (items[0].action, items[0].installed) == ("keep", True) and daemon.fake.pulls == []

@@ -59,7 +59,7 @@ def command(config_path, dry_run, host, vram, ram, gpu, offline, refresh, yes, q
     if not as_json:
         _print_table(items, ["MODEL", "TASK", "CHOSEN TAG", "SIZE", "INSTALLED", "ACTION"],
                      lambda i: [i.model, i.task, i.tag or "-", _size(i),
-                                {True: "yes", False: "no", None: "?"}[i.installed], i.action])
+                                {True: "yes", False: "no", None: "?"}[i.installed], _action(i)])
     todo = [i for i in items if i.action == "pull"]
     total = sum(i.download_bytes or 0 for i in todo)
     if not dry_run and todo and not yes and interactive() and total > install.CONFIRM_ABOVE:
@@ -72,12 +72,13 @@ def command(config_path, dry_run, host, vram, ram, gpu, offline, refresh, yes, q
     failed = [i for i in items if i.action == "failed"]
     done = sum(i.action == "pulled" for i in items)
     kept = sum(i.action == "keep" for i in items)
+    same = sum(i.action == "same" for i in items)
     if as_json:
         common.echo_json({
             "config": str(cfg.path), "dry_run": dry_run, "host": daemon.host,
             "rows": [i.to_json() for i in items],
             "summary": {"would_pull": len(todo) if dry_run else 0, "pulled": done, "kept": kept,
-                        "failed": len(failed),
+                        "failed": len(failed), "same": same,
                         "download_bytes": total if dry_run else sum(
                             i.download_bytes or 0 for i in items if i.action == "pulled")}})
     else:
@@ -86,12 +87,17 @@ def command(config_path, dry_run, host, vram, ram, gpu, offline, refresh, yes, q
         if not dry_run and done:
             click.echo("")
             _print_table(items, ["MODEL", "TAG", "ACTION", "SIZE"],
-                         lambda i: [i.model, i.tag or "-", i.action, _size(i)])
+                         lambda i: [i.model, i.tag or "-", _action(i), _size(i)])
         verb = "would pull" if dry_run else "pulled"
+        twice = f", same as an earlier entry {same}" if same else ""
         click.echo(f"{verb} {len(todo) if dry_run else done}, already installed {kept}, "
-                   f"failed {len(failed)}")
+                   f"failed {len(failed)}{twice}")
     if failed:
         raise SystemExit(1)
+
+
+def _action(item) -> str:
+    return f"same as entry {item.same_as}" if item.action == "same" else item.action
 
 
 def _size(item) -> str:
