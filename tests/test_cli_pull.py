@@ -119,6 +119,85 @@ def test_not_enough_disk_is_refused_with_the_figures(site, ollama, run, monkeypa
     assert f"the download needs {download:.1f} GB, 5.0 GB is free" in result.stderr
 
 
+def test_no_or_end_of_input_at_the_download_question_is_one_line(site, ollama, run, monkeypatch):
+    """The question goes to stderr (stdout stays the answer, `--json | jq` included); "n" and end
+    of input (Ctrl-D) each end with one line that names --yes, exit 1, nothing pulled."""
+    from ollama_quantpick.commands import pull as pull_mod
+
+    monkeypatch.setattr(pull_mod, "interactive", lambda: True)
+    declined = run("pull", *MATH, input="n\n")
+    assert declined.exit_code == 1 and ollama.pulls == []
+    assert "download 42.5 GB for llama3.3:70b-instruct-q4_K_M? [y/N]" in declined.stderr
+    assert declined.stderr.splitlines()[-1] == (
+        "Error: not pulled: you answered no; pass --yes to pull without asking")
+    assert "Aborted" not in declined.stderr + declined.stdout
+    closed = run("pull", *MATH, "--json", input="")
+    assert closed.exit_code == 1 and ollama.pulls == [] and closed.stdout == ""
+    assert closed.stderr.splitlines()[-1] == (
+        "Error: no answer to the download question (end of input); pass --yes to pull without asking")
+    agreed = run("pull", *MATH, "--json", input="y\n")
+    assert agreed.exit_code == 0 and ollama.pulls == ["llama3.3:70b-instruct-q4_K_M"]
+    assert json.loads(agreed.stdout)["action"] == "pulled"
+
+
+@pytest.mark.parametrize("args", [["pull", *MATH], ["sync"]], ids=["pull", "sync"])
+def test_ctrl_c_at_the_download_question_is_exit_130(httpserver, tmp_path, args):
+    """A real process with stdin on a terminal, a real SIGINT while it waits for y/N."""
+    import os
+    import select
+    import signal
+    import subprocess
+    import time
+
+    fake = FakeOllama()
+    host = fake.attach(httpserver)
+    base, _ = world.serve_http(httpserver)
+    (tmp_path / "config.toml").write_text(DUPLICATE)
+    env = dict(os.environ, QUANTPICK_LIBRARY_URL=base, QUANTPICK_REGISTRY_URL=base,
+               QUANTPICK_CACHE_DIR=str(tmp_path / "c"), OLLAMA_HOST=host,
+               QUANTPICK_CONFIG=str(tmp_path / "config.toml"), OLLAMA_MODELS=str(tmp_path / "models"),
+               PYTHONUNBUFFERED="1")
+    master, slave = os.openpty()
+    proc = subprocess.Popen([*world.python_with_sigint(), "-m", "ollama_quantpick", *args], env=env,
+                            stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    os.close(slave)
+
+    def read_until(marker: bytes, seconds: float) -> bytes:
+        """What the process wrote until `marker` (or its end, or `seconds`)."""
+        got = b""
+        deadline = time.monotonic() + seconds
+        while marker not in got and time.monotonic() < deadline:
+            if select.select([proc.stdout], [], [], 0.2)[0]:
+                chunk = os.read(proc.stdout.fileno(), 65536)
+                if not chunk:
+                    break
+                got += chunk
+        return got
+
+    try:
+        seen = read_until(b"[y/N]", 60)
+        assert b"[y/N]" in seen, seen.decode()
+        rest = b""
+        for _ in range(5):
+            # A SIGINT that lands after the prompt is written but before input() blocks in read()
+            # stays pending until the read returns (CPython checks signals between bytecodes), so
+            # the test, faster than any hand, sends another when nothing happened for 2 s.
+            proc.send_signal(signal.SIGINT)
+            rest += read_until(b"interrupted", 2)
+            if b"interrupted" in rest or proc.poll() is not None:
+                break
+        rest = (rest + proc.communicate(timeout=30)[0]).decode()
+    finally:
+        os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, seen.decode() + rest
+    shown = (seen.decode() + rest).splitlines()  # the message on its own line, not after "[y/N]: "
+    assert shown[-1] == "interrupted — run the same command again to resume"
+    assert "Traceback" not in rest and "Aborted" not in rest
+    assert fake.pulls == []
+
+
 def test_remote_host_warns_that_the_budget_is_local(site, run, monkeypatch):
     monkeypatch.setenv("OLLAMA_HOST", "gpu-box.example:11434")
     result = run("pull", "phi4", "--dry-run", "--min-speed", "0")
@@ -208,8 +287,8 @@ def test_two_entries_for_one_download_are_pulled_and_counted_once(site, ollama, 
     assert text[-1] == "would pull 2, already installed 0, failed 0, same as an earlier entry 1"
     monkeypatch.setattr(pull_mod, "interactive", lambda: True)
     asked = run("sync", input="n\n")
-    assert "for 2 model(s)?" in asked.stdout and ollama.pulls == []
-    assert f"download {format_bytes(phi4 + qwen)} " in asked.stdout
+    assert "for 2 model(s)? [y/N]" in asked.stderr and ollama.pulls == []
+    assert f"download {format_bytes(phi4 + qwen)} " in asked.stderr
     assert "same as entry 1" in asked.stdout  # the plan's ACTION column
     done = json.loads(run("sync", "--json", "--yes").stdout)
     assert sorted(ollama.pulls) == ["phi4:14b-q8_0", "qwen3:0.6b-q4_K_M"]

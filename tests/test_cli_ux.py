@@ -77,7 +77,13 @@ def test_sync_asks_on_a_terminal_above_1_gb(site, ollama, run, tmp_path, monkeyp
     monkeypatch.setattr(pull_mod, "interactive", lambda: True)
     refused = run("sync", input="n\n")
     assert refused.exit_code == 1 and ollama.pulls == []
-    assert "download " in refused.stdout and "for 3 model(s)?" in refused.stdout
+    assert "download " in refused.stderr and "for 3 model(s)? [y/N]" in refused.stderr
+    assert refused.stderr.splitlines()[-1] == (
+        "Error: nothing pulled: you answered no; pass --yes to pull without asking")
+    closed = run("sync", "--json", input="")
+    assert closed.exit_code == 1 and ollama.pulls == [] and closed.stdout == ""
+    assert closed.stderr.splitlines()[-1] == (
+        "Error: no answer to the download question (end of input); pass --yes to pull without asking")
     done = run("sync", "--yes")
     assert done.exit_code == 0 and len(ollama.pulls) == 3
     assert "?" not in done.stdout

@@ -7,13 +7,31 @@ import sys
 import click
 
 from ollama_quantpick.commands import common
-from ollama_quantpick.errors import NothingFits
+from ollama_quantpick.errors import NothingFits, QuantpickError
 from ollama_quantpick.sizes import format_bytes
 
 
 def interactive() -> bool:
     """Whether to ask before a large download: stdin is a terminal (tests replace this)."""
     return sys.stdin.isatty()
+
+
+def ask_download(question: str, refused: str = "not pulled") -> None:
+    """Ask `question [y/N]` and return on yes. The question goes to stderr: stdout is the answer
+    (`pull --json | jq` must read one object, and a piped prompt would go unseen). No is exit 1;
+    end of input (Ctrl-D) is exit 1 naming --yes; Ctrl-C is KeyboardInterrupt (exit 130)."""
+    try:
+        if click.confirm(question, default=False, err=True):
+            return
+    except click.Abort as exc:
+        # click.confirm turns Ctrl-C and end of input alike into Abort, raised while handling
+        # the original: its __context__ tells them apart. Neither ends the prompt's line.
+        click.echo(err=True)
+        if isinstance(exc.__context__, EOFError):
+            raise QuantpickError("no answer to the download question (end of input); pass --yes to "
+                                 "pull without asking") from None
+        raise KeyboardInterrupt from None
+    raise QuantpickError(f"{refused}: you answered no; pass --yes to pull without asking")
 
 
 def installed_note(name: str, outcome: str) -> str:
@@ -32,7 +50,7 @@ def install(daemon, artifact, *, yes: bool, quiet: bool, title: str | None = Non
 
     def confirm(size: int) -> None:
         if not yes and interactive():
-            click.confirm(f"download {format_bytes(size)} for {artifact.name}?", abort=True)
+            ask_download(f"download {format_bytes(size)} for {artifact.name}?")
 
     progress = Progress(quiet=quiet, title=title)
     outcome = install_mod.pull(daemon, artifact, on_progress=progress, confirm=confirm)

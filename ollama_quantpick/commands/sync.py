@@ -35,7 +35,7 @@ def command(config_path, dry_run, host, vram, ram, gpu, offline, refresh, yes, q
     quiet = quiet or common.global_quiet()
     from ollama_quantpick import config as cfgmod
     from ollama_quantpick import install, settings
-    from ollama_quantpick.commands.pull import interactive
+    from ollama_quantpick.commands.pull import ask_download, interactive
     from ollama_quantpick.daemon import Daemon, resolve_host
     from ollama_quantpick.progress import Progress
     from ollama_quantpick.sizes import format_bytes
@@ -63,7 +63,7 @@ def command(config_path, dry_run, host, vram, ram, gpu, offline, refresh, yes, q
     todo = [i for i in items if i.action == "pull"]
     total = sum(i.download_bytes or 0 for i in todo)
     if not dry_run and todo and not yes and interactive() and total > install.CONFIRM_ABOVE:
-        click.confirm(f"download {format_bytes(total)} for {len(todo)} model(s)?", abort=True)
+        ask_download(f"download {format_bytes(total)} for {len(todo)} model(s)?", "nothing pulled")
     if not dry_run:
         def progress(item):
             named = item.tag if item.model == item.tag else f"{item.model}: {item.tag}"
