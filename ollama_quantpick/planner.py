@@ -57,6 +57,7 @@ class Plan:
     target: art.Artifact | None = None  # the artifact an explicit MODEL:TAG names
     options: list[Option] = field(default_factory=list)  # the (context, KV cache) ways tried
     listings: list[art.Listing] = field(default_factory=list)  # one per model, request order
+    notes: list[str] = field(default_factory=list)  # what the plan itself must tell the user
 
     @property
     def warnings(self) -> list[str]:
@@ -68,7 +69,8 @@ class Plan:
         stale = [f"note: network unavailable; using the cached copy from "
                  f"{describe_age(lst.page.age_s)} ago"
                  for lst in listings if getattr(lst.page, "stale", False)]
-        return list(dict.fromkeys([*stale, *(w for lst in listings for w in lst.warnings)]))
+        return list(dict.fromkeys([*stale, *(w for lst in listings for w in lst.warnings),
+                                   *self.notes]))
 
     @property
     def kv_cache(self) -> str:
@@ -137,8 +139,8 @@ def estimate_artifact(a: art.Artifact, req: Request, ctx: int, kv_cache: str | N
     """The release's estimate of one artifact at `ctx` (clamped to the model's own context);
     releases before v0.10 try several parallel sequences and keep the most that fit."""
     assert a.arch is not None
-    model_ctx = a.arch.context_length or a.context
-    run_ctx = min(ctx, model_ctx) if model_ctx else ctx
+    own = model_ctx(a)
+    run_ctx = min(ctx, own) if own else ctx
     bpw = a.model_bytes * 8 / (a.params_b * 1e9) if a.params_b else None
     quant = a.rating(bpw)
     model = estimators.Model(a.arch, a.model_bytes, a.projector_bytes, a.arch_source)
@@ -167,15 +169,14 @@ def release_ctx(req: Request, arts: list[art.Artifact]) -> int:
     """The num_ctx the release runs when the user sets none: the model's params layer, else
     OLLAMA_CONTEXT_LENGTH, else the release's default (VRAM tiers from v0.15.5), capped by the
     model's trained context."""
-    model_ctx = max((a.arch.context_length or a.context or 0 for a in arts if a.arch),
-                    default=0) or None
+    longest = max((model_ctx(a) or 0 for a in arts if a.arch), default=0) or None
     arch = next((a.arch.architecture for a in arts if a.arch), "")
     params = next((a.num_ctx for a in arts if a.num_ctx), None)
     env = req.env.get("OLLAMA_CONTEXT_LENGTH", "").strip()
     chosen = params or (int(env) if env.isdigit() and int(env) > 0 else None)
     if chosen is None:
-        return rel.default_ctx(req.release.version, req.budget.tier_vram_bytes, arch, model_ctx)
-    return min(chosen, model_ctx) if model_ctx else chosen
+        return rel.default_ctx(req.release.version, req.budget.tier_vram_bytes, arch, longest)
+    return min(chosen, longest) if longest else chosen
 
 
 def task_floor(req: Request) -> tuple[int, bool]:
@@ -189,14 +190,15 @@ def task_floor(req: Request) -> tuple[int, bool]:
     return floor, False
 
 
-def ctx_ladder(req: Request, default: int, model_ctx: int | None = None) -> list[int]:
+def ctx_ladder(req: Request, default: int, longest: int | None = None) -> list[int]:
     """The context to plan at first — Ollama's, or the task's floor when that is higher — then
-    halvings down to the floor, where a better tag might fit (unless --ctx pins it)."""
-    if req.ctx is not None:
-        return [req.ctx]
+    halvings down to the floor, where a better tag might fit (unless --ctx pins it: then that
+    context, or the model's own when it is shorter)."""
+    if req.ctx is not None:  # Ollama caps num_ctx at the model's context (docs/memory.md)
+        return [min(req.ctx, longest) if longest else req.ctx]
     floor, _ = task_floor(req)
-    if model_ctx:
-        floor = min(floor, model_ctx)
+    if longest:
+        floor = min(floor, longest)
     first = max(default, floor)
     ladder = [first]
     c = first // 2
@@ -206,6 +208,29 @@ def ctx_ladder(req: Request, default: int, model_ctx: int | None = None) -> list
     if first > floor and floor not in ladder:
         ladder.append(floor)
     return ladder
+
+
+def model_ctx(a: art.Artifact) -> int | None:
+    """The model's own (trained) context: the header's, else the page's."""
+    return (a.arch.context_length if a.arch else None) or a.context
+
+
+def ctx_notes(req: Request, arts: list[art.Artifact]) -> list[str]:
+    """One note per size whose context is shorter than the --ctx (or config ctx) asked: it is
+    planned at its own context, which is what Ollama runs (it caps num_ctx there)."""
+    if req.ctx is None:
+        return []
+    short: dict[str, int] = {}
+    for a in arts:
+        if (own := model_ctx(a)) and own < req.ctx:
+            short.setdefault(f"{a.name.split(':', 1)[0]}:{_size_name(a)}", own)
+    return [f"note: {name} has a {_k(own)} context ({own} tokens): planned at {own}, not the "
+            f"{req.ctx} asked, as Ollama runs it (it caps num_ctx at the model's context)"
+            for name, own in short.items()]
+
+
+def _k(n: int) -> str:
+    return f"{n // 1024}K" if n % 1024 == 0 else str(n)
 
 
 def setting_words(settings: dict[str, str]) -> str:
@@ -336,10 +361,10 @@ def plan(req: Request, *, decide_pick: bool = True) -> Plan:
         raise InputError(f"none of {req.label} has a {req.size} size")
     # several models: the largest default, each tag capped at its own context by candidates()
     default = max(defaults)
-    model_ctx = max((a.arch.context_length or a.context or 0 for a in pool if a.arch),
-                    default=0) or None
-    ladder = ctx_ladder(req, default, model_ctx)
-    result = Plan(req, listings[0], ladder[0], default, target=target, listings=listings)
+    longest = max((model_ctx(a) or 0 for a in pool if a.arch), default=0) or None
+    ladder = ctx_ladder(req, default, longest)
+    result = Plan(req, listings[0], ladder[0], default, target=target, listings=listings,
+                  notes=ctx_notes(req, arts))
     if not pool:
         return result
     if not decide_pick or target is not None:
@@ -399,7 +424,8 @@ def find_alternatives(req: Request, result: Plan, limit: int = 3) -> tuple[list[
         params()
         sub = replace(req, ref=ref, others=(), size=None)
         default = release_ctx(sub, arts)
-        base, alts = options(sub, arts, default, ctx_ladder(sub, default))
+        longest = max((model_ctx(a) or 0 for a in arts if a.arch), default=0) or None
+        base, alts = options(sub, arts, default, ctx_ladder(sub, default, longest))
         outcome = best_option(base, alts, req.task, req.prefer, req.min_speed, budget_label(req.budget),
                          default)
         if outcome is not None:

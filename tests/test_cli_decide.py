@@ -357,3 +357,28 @@ def test_a_models_entry_whose_size_disagrees_with_its_tag_names_the_config(site,
     assert result.exit_code == 1  # sync reports each entry that failed, then exits 1
     assert ("failed: qwen3:8b: qwen3:8b is the 8b size, but the config's size asks for 14b: "
             "drop size or name a 14b tag") in result.stderr
+
+
+CTX_NOTE = ("note: phi4:14b has a 16K context (16384 tokens): planned at 16384, not the 1000000 "
+            "asked, as Ollama runs it (it caps num_ctx at the model's context)")
+
+
+def test_a_ctx_past_the_models_context_is_planned_at_the_models_and_says_so(site, run):
+    """The plan's ctx used to be the 1000000 asked while every row was estimated at 16K, and
+    nothing said so; docs/json.md: `ctx` is the context the rows are estimated at."""
+    cpu = ["--vram", "0", "--ram", "64GB"]
+    picked = run("pick", "phi4", "--ctx", "1000000", *cpu, "--json")
+    assert picked.exit_code == 0, picked.stderr
+    answer = json.loads(picked.stdout)
+    assert answer["ctx"] == answer["pick"]["estimate"]["ctx"] == 16384
+    assert CTX_NOTE in picked.stderr.splitlines()
+    listed = json.loads(run("tags", "phi4", "--ctx", "1000000", *cpu, "--json").stdout)
+    assert listed["request"]["ctx"] == 16384 and listed["request"]["ctx_asked"] == 1000000
+    assert {r["estimate"]["ctx"] for r in listed["rows"]} == {16384}
+    table = run("tags", "phi4", "--ctx", "1000000", *cpu)
+    assert "context 16K" in table.stdout.splitlines()[1] and "1000000" not in table.stdout
+    assert CTX_NOTE in table.stderr.splitlines()
+    explicit = run("pick", "phi4:14b", "--ctx", "1000000", *cpu)
+    assert explicit.exit_code == 0 and CTX_NOTE in explicit.stderr.splitlines()
+    within = run("pick", "phi4", "--ctx", "16384", *cpu)  # at the model's context: no note
+    assert within.exit_code == 0 and "note: phi4" not in within.stderr
