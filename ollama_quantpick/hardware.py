@@ -191,10 +191,11 @@ def apple_share(ram: int) -> float:
 APPLE_SIZES_GB = (8, 16, 18, 24, 32, 36, 48, 64, 96, 128, 192, 256, 512)
 
 
-def named_hardware(value: str, ram: int | None, fallback_ram: int | None) -> Hardware:
+def named_hardware(value: str, ram: int | None, machine: Hardware | None = None) -> Hardware:
     """The hardware `--gpu NAME` describes: that many idle cards of that model, or that Apple chip
     with `ram` (else its base configuration) of unified memory. Non-Apple machines keep
-    `fallback_ram` (this machine's RAM) unless `ram` is given."""
+    `machine`'s RAM (total and available, as detected) unless `ram` is given: then that is the
+    RAM planned for."""
     count, entry = lookup_gpu(value)
     vendor = entry.get("vendor", "nvidia")
     if vendor == "apple":
@@ -213,8 +214,11 @@ def named_hardware(value: str, ram: int | None, fallback_ram: int | None) -> Har
             for i in range(count)]
     what = f"{count}x {entry['name']} ({entry['vram_gib']} GiB each" if count > 1 else \
         f"{entry['name']} ({entry['vram_gib']} GiB"
-    ram = ram if ram is not None else fallback_ram
-    return Hardware(gpus, ram, ram, [f"planning for {what}, assumed idle)"])
+    note = f"planning for {what}, assumed idle)"
+    if ram is not None:
+        return Hardware(gpus, ram, ram, [note])
+    return Hardware(gpus, machine.ram_bytes if machine else None,
+                    machine.ram_available_bytes if machine else None, [note])
 
 
 def gpu_label(value: str) -> str:
@@ -449,13 +453,14 @@ def gpu_overhead(env: Mapping[str, str]) -> int:
 
 def make_budget(hw: Hardware, *, vram: int | None = None, ram: int | None = None,
                 gpu: str = "auto", vram_source: str = "flag", ram_source: str = "flag",
-                env: Mapping[str, str] | None = None) -> Budget:
-    """The budget: flags (or config) over detection. `gpu="none"` plans for the CPU alone."""
+                gpu_source: str = "flag", env: Mapping[str, str] | None = None) -> Budget:
+    """The budget: flags (or config) over detection. `gpu="none"` plans for the CPU alone;
+    `gpu_source` says whether `gpu` came from --gpu or the config's budget.gpu."""
     env = os.environ if env is None else env
     overhead = gpu_overhead(env)
     named = gpu not in ("auto", "none")
     if named:
-        hw = named_hardware(gpu, ram, hw.ram_available_bytes)
+        hw = named_hardware(gpu, ram, hw)
         if hw.gpus[0].vendor == "apple":
             ram = None  # unified: what the GPU does not take is left for the CPU (below)
     gpus = [] if gpu == "none" else hw.gpus
@@ -463,8 +468,12 @@ def make_budget(hw: Hardware, *, vram: int | None = None, ram: int | None = None
     bandwidth = min((g.bandwidth_gbps for g in gpus if g.bandwidth_gbps), default=None)
     source = {}
     total: list[int] = []
+
+    def gpu_said(label: str) -> str:  # where the GPU came from, as the user wrote it
+        return f"config budget.gpu = {label}" if gpu_source == "config" else f"--gpu {label}"
+
     if gpu == "none":
-        free, source["vram"] = [], vram_source if vram == 0 else "--gpu none"
+        free, source["vram"] = [], vram_source if vram == 0 else gpu_said("none")
     elif vram is not None:
         free, source["vram"] = ([vram] if vram > 0 else []), vram_source
         total = list(free)  # a stated size is the card's, for the context tiers too
@@ -474,7 +483,7 @@ def make_budget(hw: Hardware, *, vram: int | None = None, ram: int | None = None
     else:
         free = [max(0, g.free_bytes - overhead) for g in gpus]
         total = [g.vram_bytes for g in gpus]
-        source["vram"] = f"--gpu {gpu_label(gpu)}" if named else "detected"
+        source["vram"] = gpu_said(gpu_label(gpu)) if named else "detected"
     if ram is not None:
         ram_bytes, source["ram"] = ram, ram_source
     else:

@@ -216,11 +216,12 @@ def budget(cfg: Config | None, vram: str | None = None, ram: str | None = None,
         where = SPECS[name].flag if r.source == "flag" else f"config {SPECS[name].key}"
         sizes[name] = (None if r.value is None else memory_size(r.value, str(where)), r.source)
     hw = detect(probe)
-    gpu_value = resolve("gpu", gpu, cfg, env).value
-    planned = make_budget(hw, vram=sizes["vram"][0], ram=sizes["ram"][0], gpu=gpu_value,
-                          vram_source=sizes["vram"][1], ram_source=sizes["ram"][1])
-    if gpu_value not in ("auto", "none"):  # show the hardware planned for, not this machine's
-        hw = named_hardware(gpu_value, sizes["ram"][0], hw.ram_available_bytes)
+    gpu_r = resolve("gpu", gpu, cfg, env)
+    planned = make_budget(hw, vram=sizes["vram"][0], ram=sizes["ram"][0], gpu=gpu_r.value,
+                          vram_source=sizes["vram"][1], ram_source=sizes["ram"][1],
+                          gpu_source=gpu_r.source)
+    if gpu_r.value not in ("auto", "none"):  # show the GPU planned for, with this machine's RAM
+        hw = named_hardware(gpu_r.value, sizes["ram"][0], hw)
     return hw, planned
 
 

@@ -272,3 +272,34 @@ def test_hw_bad_gpu_name_is_exit_2_with_suggestions(run, name, message):
     result = run("hw", "--gpu", name)
     assert result.exit_code == 2 and message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("args,config,source", [
+    (["--gpu", "RTX 4090"], "", "--gpu RTX 4090"),
+    ([], '[budget]\ngpu = "RTX 4090"\n', "config budget.gpu = RTX 4090"),
+])
+def test_hw_with_a_named_gpu_keeps_this_machines_ram_and_names_where_the_gpu_came_from(
+        run, monkeypatch, tmp_path, args, config, source):
+    """It showed the available RAM as the total ("RAM: 23.9 GB total" of 25.3), and a GPU from
+    the config as "(--gpu RTX 4090)"."""
+    monkeypatch.setattr(hardware, "detect", lambda probe=None: hardware.Hardware([], 32 * 10**9,
+                                                                                  30 * 10**9))
+    (tmp_path / "config.toml").write_text(config)
+    text = run("hw", *args)
+    assert text.exit_code == 0, text.stderr
+    lines = text.stdout.splitlines()
+    assert "RAM: 32.0 GB total, 30.0 GB available" in lines
+    assert f"budget: 25.8 GB VRAM ({source}) + 30.0 GB RAM (detected)" in lines
+    out = json.loads(run("hw", *args, "--json").stdout)
+    assert (out["ram_bytes"], out["ram_available_bytes"]) == (32 * 10**9, 30 * 10**9)
+    assert out["budget"]["source"]["vram"] == source
+    given = json.loads(run("hw", *args, "--ram", "64GB", "--json").stdout)  # the RAM planned for
+    assert (given["ram_bytes"], given["ram_available_bytes"]) == (64 * 10**9, 64 * 10**9)
+
+
+def test_no_gpu_from_the_config_is_named_as_the_config():
+    budget = hardware.make_budget(hardware.Hardware([], 32 * GiB, 30 * GiB), gpu="none",
+                                  gpu_source="config")
+    assert budget.source["vram"] == "config budget.gpu = none" and budget.gpu_free == []
+    assert hardware.make_budget(hardware.Hardware([], 32 * GiB, 30 * GiB), gpu="none") \
+        .source["vram"] == "--gpu none"
