@@ -23,7 +23,8 @@ class Column:
     header: str
     priority: int  # 0 = always shown; higher = dropped first when the width runs out
     align: str = "<"  # "<" or ">"
-    shrink: bool = False  # may be cut (with "…") to make the table fit
+    shrink: bool = False  # may be cut (with "…") to make the table fit, never so far that two
+    # rows read the same
 
 
 def terminal_width(default: int = 80) -> int:
@@ -43,6 +44,17 @@ def cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
 
 
+def distinct_width(values: list[str]) -> int:
+    """The least width at which `cut` keeps these values apart: a cell that names its row (a tag)
+    may lose its end, never its identity."""
+    texts = set(values)
+    longest = max((len(t) for t in texts), default=0)
+    for w in range(1, longest):
+        if len({cut(t, w) for t in texts}) == len(texts):
+            return w
+    return longest
+
+
 def _widths(columns: list[Column], rows: list[dict[str, str]]) -> list[int]:
     return [max([len(c.header), *(len(r.get(c.key, "")) for r in rows)]) for c in columns]
 
@@ -54,7 +66,8 @@ def _total(widths: list[int]) -> int:
 def layout(columns: list[Column], rows: list[dict[str, str]], width: int,
            wide: bool = False) -> tuple[list[Column], list[int]]:
     """The columns to show and their widths: drop the lowest-priority columns until the table fits,
-    then cut shrinkable ones. Priority-0 columns always stay."""
+    then cut shrinkable ones, never so far that two rows read the same. Priority-0 columns always
+    stay; when they alone are too wide the table overflows rather than mislead."""
     shown = list(columns)
     widths = _widths(shown, rows)
     if wide:
@@ -71,7 +84,8 @@ def layout(columns: list[Column], rows: list[dict[str, str]], width: int,
         if over <= 0:
             break
         if c.shrink:
-            take = min(over, widths[i] - max(len(c.header), 6))
+            keep = max(len(c.header), 6, distinct_width([r.get(c.key, "") for r in rows]))
+            take = min(over, widths[i] - keep)
             if take > 0:
                 widths[i] -= take
                 over -= take

@@ -38,6 +38,20 @@ def test_shrinkable_column_is_cut_with_an_ellipsis():
     assert max(len(line) for line in lines) <= 20 and "…" in lines[1]
 
 
+def test_a_shrinkable_column_is_never_cut_so_that_two_rows_read_the_same():
+    cols = [Column("t", "TAG", 0, shrink=True), Column("s", "SIZE", 0)]
+    rows = [{"t": "14b-q4_K_M", "s": "9 GB"}, {"t": "14b-q8_0", "s": "16 GB"},
+            {"t": "8b-q4_K_M", "s": "5 GB"}]
+    for width, shown in ((15, ["14b-q4_…", "14b-q8_0", "8b-q4_K…"]),
+                         (14, ["14b-q4…", "14b-q8…", "8b-q4_…"]),
+                         (6, ["14b-q4…", "14b-q8…", "8b-q4_…"])):  # overflows: 7 keeps them apart
+        lines = render(cols, rows, width)
+        assert [line.split()[0] for line in lines[1:]] == shown
+        assert max(len(line) for line in lines) <= max(width, 7 + 2 + 5)
+    one = render(cols, [{"t": "x" * 30, "s": "1"}, {"t": "x" * 29 + "y", "s": "2"}], 20)
+    assert one[1].split()[0] != one[2].split()[0] and len(one[1]) > 20  # whole, overflowing
+
+
 def test_legend_keeps_the_first_parts_that_fit():
     assert legend(["* pick", "- no", "a long explanation"], 14) == "* pick  - no"
 
@@ -124,3 +138,26 @@ def test_moe_experts_on_the_cpu_are_marked_beside_the_layer_count(site, run):
         line = next(line for line in table if f" {r['tag']} " in line)
         assert ("+e" in line) == bool(r["estimate"]["moe_cpu_layers"])
     assert "+e: MoE experts on CPU" in table[-1] or any("+e: MoE" in line for line in table)
+
+
+@pytest.mark.parametrize("width", [40, 50, 80, 200])
+@pytest.mark.parametrize("models", [["qwen3"], ["phi4", "qwen3"]])
+def test_narrow_terminals_drop_columns_and_keep_every_tag_whole(site, run, width, models):
+    """At 40 or 50 columns the table was 51 wide and showed `14b-q…` twice: a tag is the row's
+    identity, so columns go first, and the table may only overflow when a tag alone cannot fit."""
+    args = ["tags", *models, "--gpu", "RTX 4090", "--ram", "64GB"]
+    rows = json.loads(run(*args, "--json").stdout)["rows"]
+    names = [r["name"] if len(models) > 1 else r["tag"] for r in rows]
+    lines = run(*args, env={"COLUMNS": str(width)}).stdout.splitlines()
+    assert max(len(line) for line in lines) <= width, max(lines, key=len)
+    start = next(i for i, line in enumerate(lines) if " TAG " in f"{line} " and "FIT" in line)
+    at = lines[start].index("TAG")
+    table = lines[start + 1:start + 1 + len(rows)]
+    assert [line[at:].split()[0] for line in table] == names  # whole, in rank order
+    assert "…" not in "".join(table)
+    header = lines[start].split()
+    assert "FIT" in header
+    if width >= 50:
+        assert "QUALITY" in header
+    if width == 200:
+        assert {"SIZE", "TOK/S", "QUALITY", "SCORE", "QUANT", "LAYERS"} <= set(header)

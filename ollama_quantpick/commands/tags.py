@@ -117,15 +117,17 @@ COLUMNS_ORDER = ("mark", "rank", "tag", "params", "quant", "size", "fit", "layer
 def _columns(task: str):
     from ollama_quantpick.table import Column
 
+    # Priority: the higher, the sooner a narrow terminal drops it. Only the mark and the tag (the
+    # row's identity) always stay; at 80 columns tag, size, fit, speed and quality fit.
     spec = {
-        "mark": Column("mark", "", 0), "rank": Column("rank", "#", 8, ">"),
-        "tag": Column("tag", "TAG", 0, shrink=True), "params": Column("params", "PARAMS", 5),
-        "quant": Column("quant", "QUANT", 6), "size": Column("size", "SIZE", 0, ">"),
-        "fit": Column("fit", "FIT", 0), "layers": Column("layers", "LAYERS", 1, ">"),
-        "needs": Column("needs", "NEEDS", 2, ">"), "ctx": Column("ctx", "CTX", 4, ">"),
-        "input": Column("input", "INPUT", 9), "tps": Column("tps", "TOK/S", 0, ">"),
-        "quality": Column("quality", "QUALITY", 0, ">"),
-        "score": Column("score", "SCORE", 3, ">"), "aliases": Column("aliases", "ALIASES", 7),
+        "mark": Column("mark", "", 0), "rank": Column("rank", "#", 12, ">"),
+        "tag": Column("tag", "TAG", 0, shrink=True), "params": Column("params", "PARAMS", 9),
+        "quant": Column("quant", "QUANT", 10), "size": Column("size", "SIZE", 4, ">"),
+        "fit": Column("fit", "FIT", 1), "layers": Column("layers", "LAYERS", 5, ">"),
+        "needs": Column("needs", "NEEDS", 6, ">"), "ctx": Column("ctx", "CTX", 8, ">"),
+        "input": Column("input", "INPUT", 13), "tps": Column("tps", "TOK/S", 3, ">"),
+        "quality": Column("quality", "QUALITY", 2, ">"),
+        "score": Column("score", "SCORE", 7, ">"), "aliases": Column("aliases", "ALIASES", 11),
     }
     return [spec[k] for k in COLUMNS_ORDER]
 
