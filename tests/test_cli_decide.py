@@ -279,6 +279,29 @@ def test_fit_says_when_ollama_has_no_graph_formula(site, run):
     assert "no compute-graph formula" not in now and "estimator: fit" in now
 
 
+@pytest.mark.parametrize("width", [50, 80])
+def test_fit_wraps_its_prose_to_the_terminal_and_keeps_the_breakdown_aligned(site, run, width):
+    """fit printed lines up to 204 characters at 80 columns."""
+    args = ["fit", "qwen3:32b", "--vram", "24GB", "--ram", "64GB", "--ollama-version", "0.11.4"]
+    wide = run(*args, env={"COLUMNS": "1000"}).stdout.splitlines()
+    lines = run(*args, env={"COLUMNS": str(width)}).stdout.splitlines()
+    assert max(len(line) for line in lines) <= width, max(lines, key=len)
+    assert max(len(line) for line in wide) > 150  # the same text, unwrapped
+    # each wide line comes back whole: its words in order over one line and its indented sequel
+    joined, i = [], 0
+    while i < len(lines):
+        line, i = lines[i], i + 1
+        while i < len(lines) and lines[i].startswith("  ") and not line.startswith("  ") \
+                and not lines[i].lstrip().startswith(("weights", "KV cache", "compute", "runtime",
+                                                      "total", "CUDA", "CPU")):
+            line, i = f"{line} {lines[i].strip()}", i + 1
+        joined.append(" ".join(line.split()))
+    assert joined == [" ".join(line.split()) for line in wide]
+    rows = [line for line in lines if line.startswith("  ") and line.endswith(("GB", "MB"))]
+    assert [line.split()[0] for line in rows] == ["weights", "KV", "compute", "runtime", "total"]
+    assert len({len(line) for line in rows}) == 1  # the figures right-aligned in one column
+
+
 def test_explicit_tag_that_is_too_slow_is_refused_with_its_speed(site, run):
     result = run("pick", "phi4:14b-fp16", "--gpu", "none", "--ram", "64GB")
     assert result.exit_code == 3
