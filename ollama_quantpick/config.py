@@ -229,7 +229,18 @@ def _read(path: Path) -> str | None:
     except UnicodeDecodeError as exc:
         raise InputError(f"{path} is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
     except OSError as exc:
+        if path.is_dir():  # IsADirectoryError on POSIX, PermissionError on Windows
+            raise not_a_file(path) from None
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def not_a_file(path: Path) -> InputError:
+    """A directory where the config file should be: no write or rerun can help, so say what will."""
+    from ollama_quantpick.paths import config_file
+
+    hint = ("set QUANTPICK_CONFIG to a file path or remove it"
+            if Path(path).absolute() == config_file().absolute() else "give the path of a file")
+    return InputError(f"{path} is a directory, not a file: {hint}")
 
 
 def _toml(text: str, path: Path) -> dict:
@@ -300,6 +311,8 @@ def write_atomic(path: Path, text: str) -> None:
     import tempfile  # only a write needs it: reading the config stays cheap
 
     target = real_path(path)
+    if target.is_dir():
+        raise not_a_file(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else 0o644

@@ -16,7 +16,7 @@ import pytest
 
 import world
 from ollama_quantpick import config
-from ollama_quantpick.errors import QuantpickError
+from ollama_quantpick.errors import InputError, QuantpickError
 
 EXAMPLES = sorted((Path(__file__).parent.parent / "examples").glob("*.toml"))
 
@@ -262,3 +262,37 @@ def test_the_first_write_locks_like_every_later_one(tmp_path):
     cfg = config.load(path)
     assert (cfg.get("defaults.task"), cfg.get("budget.vram")) == ("code", "24GB")
     assert sorted(p.name for p in path.parent.iterdir()) == ["config.toml"]  # no lock file left
+
+
+@pytest.mark.parametrize("args", [["config", "init"], ["config", "init", "--force"],
+                                  ["config", "set", "defaults.task", "math"],
+                                  ["config", "unset", "defaults.task"], ["config", "show"],
+                                  ["tags", "phi4"], ["pick", "phi4", "--vram", "0", "--ram", "64GB"],
+                                  ["sync", "--dry-run"]])
+def test_a_directory_at_the_config_path_is_one_clear_line(run, tmp_path, args):
+    """It was 'already exists; use --force', then 'Is a directory; the file is unchanged — run it
+    again' (exit 1), which no rerun can help."""
+    path = tmp_path / "config.toml"
+    path.mkdir()
+    (path / "mine").write_text("kept")
+    result = run(*args)
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr == (f"Error: {path} is a directory, not a file: set QUANTPICK_CONFIG to a "
+                             "file path or remove it\n")
+    assert [p.name for p in path.iterdir()] == ["mine"]
+
+
+def test_a_directory_given_as_another_config_is_named_so(tmp_path):
+    """A path other than `quantpick config path`'s (a file passed in): QUANTPICK_CONFIG is no fix."""
+    (tmp_path / "dir.toml").mkdir()
+    with pytest.raises(InputError) as err:
+        config.load(tmp_path / "dir.toml")
+    assert str(err.value) == f"{tmp_path / 'dir.toml'} is a directory, not a file: give the path of a file"
+
+
+def test_sync_without_a_config_file_says_how_to_make_one(run, tmp_path):
+    """It said the (missing) file 'has no [[models]] entries', exit 1."""
+    result = run("sync", "--dry-run")
+    assert result.exit_code == 2
+    assert result.stderr == (f"Error: {tmp_path / 'config.toml'} does not exist; create it with "
+                             "'quantpick config init' and add [[models]] entries\n")

@@ -44,6 +44,9 @@ def command(config_path, dry_run, host, vram, ram, gpu, offline, refresh, yes, q
     if config_path and not cfg.exists:
         raise InputError(f"{config_path} does not exist; give the path of a config file "
                          "('quantpick config path' shows the default)")
+    if not cfg.exists:
+        raise InputError(f"{cfg.path} does not exist; create it with 'quantpick config init' and "
+                         "add [[models]] entries")
     if not cfg.models:
         raise QuantpickError(f"{cfg.path} has no [[models]] entries; add some (see "
                              "'quantpick config init')")
