@@ -31,7 +31,9 @@ class Artifact:
     aliases: list[str] = field(default_factory=list)  # the other tags (latest, 70b)
     manifest: registry.Manifest | None = None
     arch: GGUFInfo | None = None
-    arch_source: str = "fallback"  # header | fallback (sizes from the page: estimated)
+    # header (its own) | scaled (a sibling quant's header scaled to its size) | fallback (sizes
+    # from the page: estimated)
+    arch_source: str = "fallback"
     num_ctx: int | None = None  # the model's params layer sets num_ctx (beats Ollama's default)
     # Merged facts: None at construction means "what the tag's own row says".
     quant: str | None = None
@@ -292,7 +294,8 @@ def attach_arch(ref: ModelRef, artifacts: list[Artifact], exact: Artifact | None
             if header is not None:
                 a.arch = header if a is ref_art else scale_arch(header, a.model_bytes)
                 # Without its own manifest the size is the page's rounded figure: estimated.
-                a.arch_source = "header" if a.manifest is not None else "fallback"
+                a.arch_source = "fallback" if a.manifest is None else \
+                    "header" if a is ref_art else "scaled"
             else:
                 a.arch = fallback_arch(a.params_b, a.model_bytes, a.context)
                 a.arch_source = "fallback"

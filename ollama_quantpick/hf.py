@@ -327,5 +327,5 @@ def attach_arch(ref: ModelRef, artifacts: list[art.Artifact], exact: art.Artifac
                 a.quant = info.file_type  # a file name without a quant: the header says it
         else:  # a sibling: the shape scaled to its size; its own mix is unknown until read
             a.arch = replace(scale_arch(info, a.model_bytes), type_bytes={}, file_type=None)
-        a.arch_source = "header"
+        a.arch_source = "header" if a is ref_art else "scaled"
     return warnings

@@ -25,7 +25,12 @@ def test_tags_json_lists_every_local_artifact_once_with_aliases(site, run):
     assert sorted(top["aliases"]) == ["70b", "latest"] and top["quant"] == "q4_K_M"
     assert top["params_b"] == 70 and top["context_max"] == 131072
     assert top["digest"] == world.find("llama3.3", "latest").digest[:12]
-    assert top["estimate"]["source"] == "header" and top["estimate"]["layers"] == 81
+    assert top["estimate"]["layers"] == 81
+    # one header read for the size (its smallest blob), the sibling quants scaled from it
+    sources = [r["estimate"]["source"] for r in records]
+    assert sources.count("header") == 1 and set(sources) == {"header", "scaled"}
+    smallest = min(records, key=lambda r: r["download_bytes"])
+    assert smallest["estimate"]["source"] == "header" and top["estimate"]["source"] == "scaled"
     assert sum(r["picked"] for r in records) == 1
     for r in records:
         a = world.find("llama3.3", r["tag"])

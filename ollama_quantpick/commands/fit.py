@@ -8,6 +8,9 @@ from ollama_quantpick.commands import common
 from ollama_quantpick.errors import InputError
 from ollama_quantpick.sizes import format_bytes
 
+SOURCES = {"header": "from the model header",
+           "scaled": "scaled from a sibling quant's header of the same size"}
+
 
 @click.command("fit")
 @click.argument("model")
@@ -68,7 +71,7 @@ def command(model, ctx, kv_cache, vram, ram, gpu, offline, refresh, as_json):
             ("compute graph", est.graph_bytes), ("runtime overhead", est.overhead_bytes),
             ("total", est.total_bytes)]
     say(f"{c.name} at {est.ctx} context, {est.kv_cache} KV cache "
-        f"({'from the model header' if est.source == 'header' else 'ESTIMATED: no header'})")
+        f"({SOURCES.get(est.source, 'ESTIMATED: no header')})")
     for label, value in rows:
         click.echo(f"  {label:<17}{format_bytes(value):>10}")
     say(f"budget: {budget_label(budget)}")

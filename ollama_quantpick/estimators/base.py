@@ -42,7 +42,7 @@ class Model:
     arch: GGUFInfo
     model_bytes: int  # the GGUF blob
     projector_bytes: int = 0  # a separate vision projector blob
-    source: str = "header"  # header | fallback
+    source: str = "header"  # header | scaled (a sibling quant's) | fallback
 
 
 @dataclass(frozen=True)
