@@ -3,7 +3,8 @@
 Schema: [defaults], [budget], [[models]], [ollama]. An error names the file, the key and what was
 expected (exit 2). Nothing the user wrote is lost:
 - `set`/`unset` edit the document with tomlkit, which round-trips comments, order and layout, so a
-  hand-written (commented) dotfile changes only in the one key;
+  hand-written (commented) dotfile changes only in the one key; its line endings (CRLF), a UTF-8
+  byte-order mark and a missing final newline are kept too;
 - writes go to a temporary file beside the real file (through a symlink: stow, chezmoi,
   home-manager keep their link), fsynced and renamed over it with its mode kept; a failure (read-only
   folder, full disk) leaves the old file as it was and says so in one line (exit 1);
@@ -221,9 +222,11 @@ def load(path: Path | None = None, *, check: bool = True) -> Config:
 
 
 def _read(path: Path) -> str | None:
-    """The file's text; None when it does not exist; InputError (one line) when unreadable."""
+    """The file's text as written (CRLF kept: an edit writes the line endings back); None when
+    it does not exist; InputError (one line) when unreadable."""
     try:
-        return path.read_text(encoding="utf-8")
+        with open(path, encoding="utf-8", newline="") as f:
+            return f.read()
     except FileNotFoundError:
         return None
     except UnicodeDecodeError as exc:
@@ -247,11 +250,29 @@ def _toml(text: str, path: Path) -> dict:
     from ollama_quantpick.tomlcompat import tomllib
 
     try:
-        return tomllib.loads(text)
+        return tomllib.loads(text.removeprefix(BOM))
     except tomllib.TOMLDecodeError as exc:
+        if "\r" in text.replace("\r\n", ""):  # TOML ends lines with LF or CRLF only
+            raise InputError(f"{path} is not valid TOML: a line ends in a bare CR (classic Mac "
+                             "OS); save it with LF or CRLF line endings") from None
         raise InputError(f"{path} is not valid TOML: {exc}") from None
     except RecursionError:  # tomllib recurses per level of nested arrays and inline tables
         raise InputError(f"{path} is not valid TOML (nested too deeply)") from None
+
+
+# Windows editors may start a UTF-8 file with a byte-order mark; tomllib refuses it, so it is read
+# past, and an edit writes it back.
+BOM = "\ufeff"
+
+
+def _layout(text: str) -> tuple[str, str, bool]:
+    """(BOM or "", the text to edit, CRLF?): a file whose every line ends in CRLF is edited with
+    LF and written back with CRLF, so that new lines (tomlkit writes LF) match the old ones; in a
+    file of mixed endings tomlkit keeps each line's own and new lines get LF."""
+    bom = BOM if text.startswith(BOM) else ""
+    body = text[len(bom):]
+    crlf = "\r\n" in body and body.count("\r\n") == body.count("\n")
+    return bom, body.replace("\r\n", "\n") if crlf else body, crlf
 
 
 def _parse(text: str, path: Path) -> dict:
@@ -320,7 +341,7 @@ def write_atomic(path: Path, text: str) -> None:
     except OSError as exc:
         raise _write_error(path, exc) from None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:  # the text's own newlines
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
@@ -468,8 +489,9 @@ def update(cfg: Config, dotted: str, value) -> list[str]:
     with locked(cfg.path):
         text = _read(cfg.path)
         before = problems(_toml(text, cfg.path), cfg.path) if text is not None else []
+        bom, body, crlf = _layout(text or "")
         try:
-            doc = tomlkit.parse(text or "")
+            doc = tomlkit.parse(body)
         except tomlkit.exceptions.ParseError as exc:  # TOML that tomllib reads and tomlkit not
             raise InputError(f"{cfg.path}: cannot edit this file ({exc}); change it in an "
                              "editor") from None
@@ -482,6 +504,9 @@ def update(cfg: Config, dotted: str, value) -> list[str]:
         new_text = doc.as_string()
         if value is None and section not in doc and new_text.endswith("\n\n"):
             new_text = new_text.rstrip("\n") + "\n"  # the blank line that led the removed table
+        if body and not body.endswith("\n"):
+            new_text = new_text.removesuffix("\n")  # no final newline before, none after
+        new_text = bom + (new_text.replace("\n", "\r\n") if crlf else new_text)
         data = _toml(new_text, cfg.path)  # proves tomlkit wrote valid TOML
         left = problems(data, cfg.path)
         for problem in left:

@@ -4,6 +4,7 @@ failure, and every update when many processes write at once."""
 from __future__ import annotations
 
 import errno
+import json
 import multiprocessing
 import os
 import sys
@@ -296,3 +297,73 @@ def test_sync_without_a_config_file_says_how_to_make_one(run, tmp_path):
     assert result.exit_code == 2
     assert result.stderr == (f"Error: {tmp_path / 'config.toml'} does not exist; create it with "
                              "'quantpick config init' and add [[models]] entries\n")
+
+
+WINDOWS = '# mine\r\n[defaults]\r\ntask = "chat"   # laptop\r\n\r\n[[models]]\r\nname = "qwen3"\r\n'
+
+
+@pytest.mark.parametrize("bom", ["", "\ufeff"], ids=["crlf", "bom+crlf"])
+def test_set_and_unset_keep_windows_line_endings(run, tmp_path, bom):
+    """README: the layout stays, only that key changes. The file was read with universal newlines,
+    so one `config set` turned every CRLF into LF (and tomlkit writes new lines with LF)."""
+    path = tmp_path / "config.toml"
+    path.write_bytes((bom + WINDOWS).encode())
+    steps = [(["set", "defaults.task", "math"], WINDOWS.replace('"chat"', '"math"')),
+             (["set", "defaults.prefer", "speed"],
+              WINDOWS.replace('"chat"', '"math"').replace('laptop\r\n', 'laptop\r\nprefer = "speed"\r\n')),
+             (["set", "budget.vram", "24GB"], None),
+             (["unset", "budget.vram"], None),
+             (["unset", "defaults.prefer"], WINDOWS.replace('"chat"', '"math"')),
+             (["set", "defaults.task", "chat"], WINDOWS)]
+    for args, expected in steps:
+        result = run("config", *args)
+        assert result.exit_code == 0, result.stderr
+        raw = path.read_bytes().decode()
+        assert raw.startswith(bom) and raw.count("\n") == raw.count("\r\n"), (args, raw)
+        if expected is not None:
+            assert raw == bom + expected, args
+    assert json.loads(run("config", "show", "--json").stdout)["models"] == [{"name": "qwen3"}]
+
+
+@pytest.mark.parametrize("text,args,expected", [
+    ('[defaults]\ntask = "chat"', ["set", "defaults.prefer", "speed"],
+     '[defaults]\ntask = "chat"\nprefer = "speed"'),
+    ('[defaults]\r\ntask = "chat"', ["set", "defaults.task", "math"], '[defaults]\r\ntask = "math"'),
+    ('[defaults]\r\ntask = "chat"\r\nprefer = "speed"', ["unset", "defaults.prefer"],
+     '[defaults]\r\ntask = "chat"'),
+    # mixed endings: the lines not edited keep theirs
+    ('# a\r\n[defaults]\ntask = "chat"\r\n', ["set", "defaults.task", "math"],
+     '# a\r\n[defaults]\ntask = "math"\r\n'),
+])
+def test_an_edit_keeps_the_final_newline_or_its_lack(run, tmp_path, text, args, expected):
+    path = tmp_path / "config.toml"
+    path.write_bytes(text.encode())
+    result = run("config", *args)
+    assert result.exit_code == 0, result.stderr
+    assert path.read_bytes().decode() == expected
+
+
+def test_a_byte_order_mark_is_read_past_and_kept(run, tmp_path):
+    """Windows editors write a UTF-8 BOM and tomllib refuses it: 'Invalid statement (at line 1,
+    column 1)' said nothing of why. The file is read past it, and an edit writes it back."""
+    path = tmp_path / "config.toml"
+    path.write_bytes(b'\xef\xbb\xbf[defaults]\ntask = "math"\n')
+    shown = run("config", "show", "--json")
+    assert shown.exit_code == 0, shown.stderr
+    assert json.loads(shown.stdout)["settings"]["defaults.task"] == {"value": "math", "source": "config"}
+    assert run("config", "set", "defaults.task", "code").exit_code == 0
+    assert path.read_bytes() == b'\xef\xbb\xbf[defaults]\ntask = "code"\n'
+    assert config.load(path).get("defaults.task") == "code"
+
+
+def test_a_file_with_bare_cr_line_endings_says_so(run, tmp_path):
+    """TOML ends lines with LF or CRLF; the file is now read as written (CRLF kept), so a classic
+    Mac OS file gets its own line rather than 'Expected newline … (at line 1, column 11)'."""
+    path = tmp_path / "config.toml"
+    path.write_bytes(b'[defaults]\rtask = "math"\r')
+    for args in (["config", "show"], ["config", "set", "defaults.task", "code"]):
+        result = run(*args)
+        assert result.exit_code == 2
+        assert result.stderr == (f"Error: {path} is not valid TOML: a line ends in a bare CR (classic "
+                                 "Mac OS); save it with LF or CRLF line endings\n")
+    assert path.read_bytes() == b'[defaults]\rtask = "math"\r'
