@@ -383,8 +383,10 @@ def test_a_models_entry_whose_size_disagrees_with_its_tag_names_the_config(site,
                                           'name = "qwen3:8b"\nsize = "14b"\n')
     result = run("sync", "--dry-run")
     assert result.exit_code == 1  # sync reports each entry that failed, then exits 1
+    lines = result.stderr.splitlines()
+    assert all(len(line) <= 80 for line in lines)  # wrapped to the terminal (COLUMNS=80)
     assert ("failed: qwen3:8b: qwen3:8b is the 8b size, but the config's size asks for 14b: "
-            "drop size or name a 14b tag") in result.stderr
+            "drop size or name a 14b tag") in " ".join(line.strip() for line in lines)
 
 
 CTX_NOTE = ("note: phi4:14b has a 16K context (16384 tokens): planned at 16384, not the 1000000 "

@@ -208,15 +208,19 @@ def global_quiet() -> bool:
     return bool(root is not None and isinstance(root.obj, dict) and root.obj.get("quiet"))
 
 
-def note(text: str) -> None:
-    """A note on stderr, wrapped to the terminal's width (continuation lines indented); none
-    under -q."""
+def say(text: str, *, err: bool = False, lead: str = "") -> None:
+    """Prose wrapped to the terminal's width: each line after `lead`, continuation lines indented
+    two more (reasons, notes, fit's lines, sync's failures)."""
     from ollama_quantpick.table import terminal_width, wrap
 
-    if global_quiet():
-        return
-    for line in wrap(text, terminal_width()):
-        click.echo(line, err=True)
+    for line in wrap(text, terminal_width() - len(lead)):
+        click.echo(lead + line, err=err)
+
+
+def note(text: str) -> None:
+    """A note on stderr, wrapped to the terminal's width; none under -q."""
+    if not global_quiet():
+        say(text, err=True)
 
 
 def echo_json(obj) -> None:

@@ -58,24 +58,15 @@ def command(model, ctx, kv_cache, vram, ram, gpu, offline, refresh, as_json):
         if est.placement == "no":
             raise SystemExit(3)  # the answer "no", as pick gives it
         return
-    from ollama_quantpick.table import terminal_width, wrap
-
-    width = terminal_width()
-
-    def say(text: str) -> None:
-        """A prose line, wrapped to the terminal as notes are (continuation lines indented)."""
-        for line in wrap(text, width):
-            click.echo(line)
-
     rows = [("weights", est.weights_bytes), ("KV cache", est.kv_bytes),
             ("compute graph", est.graph_bytes), ("runtime overhead", est.overhead_bytes),
             ("total", est.total_bytes)]
-    say(f"{c.name} at {est.ctx} context, {est.kv_cache} KV cache "
+    common.say(f"{c.name} at {est.ctx} context, {est.kv_cache} KV cache "
         f"({SOURCES.get(est.source, 'ESTIMATED: no header')})")
     for label, value in rows:
         click.echo(f"  {label:<17}{format_bytes(value):>10}")
-    say(f"budget: {budget_label(budget)}")
-    say(f"estimator: {est.estimator} — {est.notes[0] if est.notes else ''} "
+    common.say(f"budget: {budget_label(budget)}")
+    common.say(f"estimator: {est.estimator} — {est.notes[0] if est.notes else ''} "
         f"(release from {req.release.source})")
     moe = f", the routed experts of {est.moe_cpu_layers} of them on the CPU" \
         if est.moe_cpu_layers else ""
@@ -85,29 +76,29 @@ def command(model, ctx, kv_cache, vram, ram, gpu, offline, refresh, as_json):
     if est.placement == "split" and est.gpu_layers == est.layers:
         where = f"all {est.layers} layers on the GPU{moe}"
     shown = processor(est.vram_bytes, est.ram_bytes, est.placement)
-    say(f"placement: {est.placement}{'' if est.placement == 'no' else f' ({shown})'} — {where}")
+    common.say(f"placement: {est.placement}{'' if est.placement == 'no' else f' ({shown})'} — {where}")
     if len(est.devices) > 1 or (est.devices and est.placement != "gpu"):
         for d in est.devices:
             click.echo(f"  {d.name}: {format_bytes(d.bytes)}, {d.layers} layers")
-    say(f"real need: {format_bytes(est.need_bytes)} on the GPU to run it whole "
+    common.say(f"real need: {format_bytes(est.need_bytes)} on the GPU to run it whole "
         "(llama.cpp's sizes, flash attention)")
     if est.tokens_per_s is not None:
-        say(f"speed: about {common.per_s(est.tokens_per_s)}")
+        common.say(f"speed: about {common.per_s(est.tokens_per_s)}")
     arch = artifact.arch
     if arch and arch.type_bytes:  # the real mix, from this file's own header
-        say(f"mix: {arch.mix}" + (f" (file type {arch.file_type})" if arch.file_type
+        common.say(f"mix: {arch.mix}" + (f" (file type {arch.file_type})" if arch.file_type
                                   else "") + ("; imatrix: yes" if arch.imatrix else ""))
-    say(f"quality: {c.quant.name}, KLD {c.quant.kld:.4f}"
+    common.say(f"quality: {c.quant.name}, KLD {c.quant.kld:.4f}"
         + (f" — {c.quant.note}" if c.quant.note else ""))
     if c.blocked:
-        say(f"note: not picked and not pulled: {c.blocked}")
+        common.say(f"note: not picked and not pulled: {c.blocked}")
     from ollama_quantpick.estimate import GRAPH_FORMULA
 
     for note in est.notes[1:]:
-        say(f"note: {note}")
+        common.say(f"note: {note}")
     if est.estimator == "legacy" and artifact.arch and \
             artifact.arch.architecture not in GRAPH_FORMULA:
-        say(f"note: Ollama has no compute-graph formula for {artifact.arch.architecture} "
+        common.say(f"note: Ollama has no compute-graph formula for {artifact.arch.architecture} "
             "and charges GQA × KV cache / 6 for it; real use is often lower, but Ollama "
             "places layers by this figure (ollama/ollama#10740)")
     if est.placement == "no":

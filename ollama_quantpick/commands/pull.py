@@ -124,11 +124,9 @@ def command(models, task, ctx, kv_cache, prefer, min_speed, size, vram, ram, gpu
         common.echo_json({**answer, **_pull_fields(artifact, daemon.host, False, action)})
         return
     click.echo(f"{artifact.name} ({format_bytes(artifact.download_bytes)} download)")
-    from ollama_quantpick.table import terminal_width, wrap
 
-    def say(text: str) -> None:  # indented under the name, wrapped to the terminal
-        for line in wrap(text, terminal_width() - 2, indent="  "):
-            click.echo(f"  {line}", err=True)
+    def say(text: str) -> None:  # indented under the name
+        common.say(text, err=True, lead="  ")
 
     say(reason)
     if result.choice is not None and result.choice.ctx_hint:

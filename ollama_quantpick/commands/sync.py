@@ -58,7 +58,7 @@ def command(config_path, dry_run, host, vram, ram, gpu, offline, refresh, yes, q
                               release=common.resolve_release(cfg))
     for item in items:
         for warning in item.warnings:
-            click.echo(f"{item.model}: {warning}", err=True)
+            common.say(f"{item.model}: {warning}", err=True)
     if not as_json:
         _print_table(items, ["MODEL", "TASK", "CHOSEN TAG", "SIZE", "INSTALLED", "ACTION"],
                      lambda i: [i.model, i.task, i.tag or "-", _size(i),
@@ -86,7 +86,7 @@ def command(config_path, dry_run, host, vram, ram, gpu, offline, refresh, yes, q
                             i.download_bytes or 0 for i in items if i.action == "pulled")}})
     else:
         for i in failed:
-            click.echo(f"failed: {i.model}: {i.error}", err=True)
+            common.say(f"failed: {i.model}: {i.error}", err=True)
         if not dry_run and done:
             click.echo("")
             _print_table(items, ["MODEL", "TAG", "ACTION", "SIZE"],
