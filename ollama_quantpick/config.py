@@ -232,18 +232,31 @@ def _read(path: Path) -> str | None:
     except UnicodeDecodeError as exc:
         raise InputError(f"{path} is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
     except OSError as exc:
-        if path.is_dir():  # IsADirectoryError on POSIX, PermissionError on Windows
-            raise not_a_file(path) from None
+        if (bad := path_problem(path)) is not None:  # a directory, or a file as its folder
+            raise bad from None
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
-def not_a_file(path: Path) -> InputError:
-    """A directory where the config file should be: no write or rerun can help, so say what will."""
+def path_problem(path: Path) -> InputError | None:
+    """What makes `path` unusable whatever is retried, with what will help, or None: a directory
+    where the file should be, or a file where one of its folders should be."""
     from ollama_quantpick.paths import config_file
 
-    hint = ("set QUANTPICK_CONFIG to a file path or remove it"
-            if Path(path).absolute() == config_file().absolute() else "give the path of a file")
-    return InputError(f"{path} is a directory, not a file: {hint}")
+    default = Path(path).absolute() == config_file().absolute()
+    try:
+        real = real_path(path)
+        if real.is_dir():
+            hint = ("set QUANTPICK_CONFIG to a file path or remove it" if default
+                    else "give the path of a file")
+            return InputError(f"{path} is a directory, not a file: {hint}")
+        parent = next((p for p in real.parents if p.exists()), None)
+        if parent is not None and not parent.is_dir():
+            hint = ("set QUANTPICK_CONFIG to another path or move that file away" if default
+                    else "give another path")
+            return InputError(f"{parent} is a file, not a folder, so {path} cannot exist: {hint}")
+    except OSError:  # a folder we may not look into: the read or write says so itself
+        pass
+    return None
 
 
 def _toml(text: str, path: Path) -> dict:
@@ -332,8 +345,8 @@ def write_atomic(path: Path, text: str) -> None:
     import tempfile  # only a write needs it: reading the config stays cheap
 
     target = real_path(path)
-    if target.is_dir():
-        raise not_a_file(path)
+    if (bad := path_problem(path)) is not None:  # else 'Is a directory … run it again' (exit 1)
+        raise bad
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else 0o644

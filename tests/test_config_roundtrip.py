@@ -367,3 +367,18 @@ def test_a_file_with_bare_cr_line_endings_says_so(run, tmp_path):
         assert result.stderr == (f"Error: {path} is not valid TOML: a line ends in a bare CR (classic "
                                  "Mac OS); save it with LF or CRLF line endings\n")
     assert path.read_bytes() == b'[defaults]\rtask = "math"\r'
+
+
+@pytest.mark.parametrize("args", [["config", "init"], ["config", "set", "defaults.task", "math"],
+                                  ["config", "show"], ["tags", "phi4"]])
+def test_a_file_where_the_config_folder_should_be_is_one_clear_line(run, tmp_path, monkeypatch, args):
+    """init said 'cannot write …: File exists; the file is unchanged — run it again' (exit 1) and
+    the others 'cannot read …: Not a directory', without what to do."""
+    (tmp_path / "dotfiles").write_text("kept")
+    path = tmp_path / "dotfiles" / "config.toml"
+    monkeypatch.setenv("QUANTPICK_CONFIG", str(path))
+    result = run(*args)
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr == (f"Error: {tmp_path / 'dotfiles'} is a file, not a folder, so {path} "
+                             "cannot exist: set QUANTPICK_CONFIG to another path or move that file away\n")
+    assert (tmp_path / "dotfiles").read_text() == "kept"

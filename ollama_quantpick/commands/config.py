@@ -63,8 +63,8 @@ def init_cmd(force):
 
     path = config_file()
     with cfgmod.locked(path):
-        if path.is_dir():
-            raise cfgmod.not_a_file(path)
+        if (bad := cfgmod.path_problem(path)) is not None:  # not 'already exists; use --force'
+            raise bad
         if path.exists() and not force:
             raise InputError(f"{path} already exists; use --force to overwrite it")
         cfgmod.write_atomic(path, cfgmod.STARTER)
