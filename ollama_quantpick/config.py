@@ -466,8 +466,10 @@ def _edit(doc, section: str, key: str, value) -> bool:
         if table is None or key not in table:
             return False
         del table[key]
-        body = table.value.body
-        if not any(k is not None or isinstance(item, tomlkit.items.Comment) for k, item in body):
+        # tomlkit gives a table written as dotted keys or split in two as a proxy without a body
+        body = getattr(table.value, "body", None)
+        if body is not None and not any(
+                k is not None or isinstance(item, tomlkit.items.Comment) for k, item in body):
             del doc[section]  # an empty table without comments of its own goes too
         return True
     if section not in doc:
@@ -476,7 +478,10 @@ def _edit(doc, section: str, key: str, value) -> bool:
     if key in table:
         table[key] = value  # tomlkit keeps the key's inline comment and spacing
         return True
-    body = table.value.body
+    body = getattr(table.value, "body", None)
+    if body is None:  # a proxy (dotted keys, a split table): tomlkit places the key
+        table[key] = value
+        return True
     last = max((i for i, (k, _) in enumerate(body) if k is not None), default=-1)
     if last + 1 >= len(body):
         table[key] = value

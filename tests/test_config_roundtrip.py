@@ -382,3 +382,24 @@ def test_a_file_where_the_config_folder_should_be_is_one_clear_line(run, tmp_pat
     assert result.stderr == (f"Error: {tmp_path / 'dotfiles'} is a file, not a folder, so {path} "
                              "cannot exist: set QUANTPICK_CONFIG to another path or move that file away\n")
     assert (tmp_path / "dotfiles").read_text() == "kept"
+
+
+@pytest.mark.parametrize("text", [
+    'defaults.task = "code"\ndefaults.prefer = "speed"\n',  # dotted keys: tomlkit gives a proxy
+    '[defaults]\ntask = "code"\n[ollama]\nversion = "0.15.5"\n[defaults.x]\n',  # a split table
+    'defaults = {task = "code", prefer = "speed"}\n',
+])
+def test_edits_of_tables_written_other_ways(run, tmp_path, text):
+    """Dotted keys and a table split in two made `unset` and `set` of a new key a traceback
+    (AttributeError: 'dict' object has no attribute 'body')."""
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    expected = config._toml(text, path)
+    for args in (["set", "defaults.ctx", "4096"], ["set", "defaults.task", "math"],
+                 ["unset", "defaults.task"], ["unset", "defaults.ctx"]):
+        result = run("config", *args)
+        assert result.exit_code == 0, result.stderr
+        assert result.stderr in ("", f"warning: {path}: unknown key 'defaults.x' (known: task, ctx, "
+                                     "prefer, kv_cache, min_speed, cache_ttl)\n")
+    expected["defaults"].pop("task")
+    assert config._toml(path.read_text(), path) == expected
