@@ -239,7 +239,8 @@ def _read(path: Path) -> str | None:
 
 def path_problem(path: Path) -> InputError | None:
     """What makes `path` unusable whatever is retried, with what will help, or None: a directory
-    where the file should be, or a file where one of its folders should be."""
+    or a device (QUANTPICK_CONFIG=/dev/null reads as empty, but no edit may replace it) where the
+    file should be, or a file where one of its folders should be."""
     from ollama_quantpick.paths import config_file
 
     default = Path(path).absolute() == config_file().absolute()
@@ -249,6 +250,10 @@ def path_problem(path: Path) -> InputError | None:
             hint = ("set QUANTPICK_CONFIG to a file path or remove it" if default
                     else "give the path of a file")
             return InputError(f"{path} is a directory, not a file: {hint}")
+        if real.exists() and not real.is_file():  # /dev/null, a FIFO: a write would replace it
+            hint = ("set QUANTPICK_CONFIG to a file path" if default
+                    else "give the path of a file")
+            return InputError(f"{path} is not a regular file (a device, pipe or socket): {hint}")
         parent = next((p for p in real.parents if p.exists()), None)
         if parent is not None and not parent.is_dir():
             hint = ("set QUANTPICK_CONFIG to another path or move that file away" if default

@@ -7,6 +7,7 @@ import errno
 import json
 import multiprocessing
 import os
+import stat
 import sys
 import tempfile
 import time
@@ -403,3 +404,29 @@ def test_edits_of_tables_written_other_ways(run, tmp_path, text):
                                      "prefer, kv_cache, min_speed, cache_ttl)\n")
     expected["defaults"].pop("task")
     assert config._toml(path.read_text(), path) == expected
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+@pytest.mark.parametrize("args", [["config", "init", "--force"], ["config", "init"]])
+def test_an_edit_never_replaces_a_device_or_pipe(run, tmp_path, args):
+    """QUANTPICK_CONFIG=/dev/null reads as an empty config; `init --force` (or a `set`) renamed a
+    regular file over it, which as root replaces the system's /dev/null. A FIFO stands in for it."""
+    path = tmp_path / "config.toml"
+    os.mkfifo(path)
+    result = run(*args)
+    assert result.exit_code == 2
+    assert result.stderr == (f"Error: {path} is not a regular file (a device, pipe or socket): set "
+                             "QUANTPICK_CONFIG to a file path\n")
+    assert stat.S_ISFIFO(path.lstat().st_mode)
+
+
+def test_write_atomic_refuses_a_device(tmp_path, monkeypatch):
+    """The check sits in write_atomic itself, which `config set` reaches after reading /dev/null
+    as an empty file; shown with a FIFO standing in for the device."""
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("no FIFOs here")
+    path = tmp_path / "null"
+    os.mkfifo(path)
+    with pytest.raises(InputError, match="is not a regular file"):
+        config.write_atomic(path, "[defaults]\n")
+    assert stat.S_ISFIFO(path.lstat().st_mode)
