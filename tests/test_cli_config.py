@@ -221,3 +221,18 @@ def test_toml_nested_too_deeply_is_one_line(run, tmp_path, args):
     assert result.exit_code == 2
     assert result.stderr == f"Error: {path} is not valid TOML (nested too deeply)\n"
     assert path.read_text() == "a = " + "[" * 100_000 + "\n"
+
+
+def test_a_hosts_credentials_are_written_never_shown(run, tmp_path, monkeypatch):
+    """README: credentials in a URL are sent, never printed; `config set` echoed them and
+    `config show` (text and --json) printed them, from the file and from OLLAMA_HOST."""
+    monkeypatch.delenv("OLLAMA_HOST", raising=False)
+    path = tmp_path / "config.toml"
+    result = run("config", "set", "ollama.host", "http://me:s3cret@127.0.0.1:9")
+    assert result.exit_code == 0
+    assert result.stdout == f"ollama.host = http://***@127.0.0.1:9 in {path}\n"
+    assert config.load(path).get("ollama.host") == "http://me:s3cret@127.0.0.1:9"
+    for env in ({}, {"OLLAMA_HOST": "http://me:envs3cret@127.0.0.1:9"}):
+        text, js = run("config", "show", env=env).stdout, run("config", "show", "--json", env=env).stdout
+        assert "s3cret" not in text + js and "http://***@127.0.0.1:9" in text
+        assert json.loads(js)["settings"]["ollama.host"]["value"] == "http://***@127.0.0.1:9"

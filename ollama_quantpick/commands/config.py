@@ -38,7 +38,7 @@ def show_cmd(as_json):
     from ollama_quantpick import settings
 
     cfg = cfgmod.load()
-    effective = {key: {"value": r.value, "source": r.source}
+    effective = {key: {"value": _shown(key, r.value), "source": r.source}
                  for key, r in settings.effective(cfg).items()}
     if as_json:
         common.echo_json({"path": str(cfg.path), "exists": cfg.exists, "settings": effective,
@@ -84,7 +84,7 @@ def set_cmd(key, value):
 
     cfg = cfgmod.load(check=False)  # an edit is how a file with a bad key gets repaired
     left = cfgmod.update(cfg, key, cfgmod.parse_value(key, value))
-    click.echo(f"{key} = {value} in {cfg.path}")
+    click.echo(f"{key} = {_shown(key, value)} in {cfg.path}")
     _still(left)
 
 
@@ -98,6 +98,15 @@ def unset_cmd(key):
     left = cfgmod.update(cfg, key, None)
     click.echo(f"removed {key} from {cfg.path}")
     _still(left)
+
+
+def _shown(key: str, value):
+    """`value` fit to print: an Ollama host's user and password are sent, never shown (README)."""
+    if key == "ollama.host" and isinstance(value, str):
+        from ollama_quantpick.paths import redact
+
+        return redact(value)
+    return value
 
 
 def _still(problems: list[str]) -> None:
