@@ -94,6 +94,19 @@ def test_moe_moves_experts_not_layers_and_is_faster():
     assert e.ram_bytes >= e.moe_cpu_layers * m.arch.layer_expert_bytes[-1]
 
 
+def test_an_moe_that_fits_with_its_margin_runs_whole_on_the_gpu():
+    # common/fit.cpp step 1: one device needs free − (weights + KV + compute) ≥ target; the
+    # compute buffer counts once, so an MoE that leaves exactly 1 GiB is not split.
+    m = model("qwen3", "30b-a3b")
+    roomy = run(m, budget(80), ctx=4096)  # ≤ 4096 tokens: ub 512 whatever the card
+    exact = roomy.vram_bytes + fit.FIT_TARGET
+    e = run(m, Budget([exact], 64 * GB, "cuda", 936.0, 51.2), ctx=4096)
+    assert (e.placement, e.moe_cpu_layers, e.vram_bytes) == ("gpu", 0, roomy.vram_bytes)
+    assert e.tokens_per_s == roomy.tokens_per_s
+    short = run(m, Budget([exact - MiB], 64 * GB, "cuda", 936.0, 51.2), ctx=4096)
+    assert short.placement == "split" and short.moe_cpu_layers > 0
+
+
 def test_several_gpus_fill_back_to_front_with_the_output_on_the_last():
     m = model("llama3.3", "70b")
     e = run(m, budget(24, 24))

@@ -122,14 +122,15 @@ def estimate(model: Model, quant: Quant, budget: Budget, run: Run, *,
         notes.append("the vision projector stays on the CPU in this release on this GPU")
     n = a.block_count
     whole = [weights[i] + kv[i] for i in range(n)]
-    full_need = sum(whole) + out + compute
     # llama.cpp fills the last device first (it holds the output layer): caps run backwards.
-    # The projector loads after the fit, into the room its reserve kept.
+    # The projector loads after the fit, into the room its reserve kept. Each cap already
+    # takes the compute buffer off, so the tests below count it once (common/fit.cpp step 1:
+    # free − (weights + KV + compute) ≥ target).
     caps = [free[d] - targets[d] - compute for d in range(len(free))][::-1]
     where, out_on_gpu = [-1] * n, False
     on_cpu_experts = [False] * n
     split = _default_split(free, len(whole)) if len(free) > 1 else None
-    if free and full_need <= caps[0] and len(free) == 1:
+    if free and sum(whole) + out <= caps[0] and len(free) == 1:
         where, out_on_gpu = [0] * n, True
     elif split is not None and all(
             sum(whole[i] for i in range(n) if split[i] == d) + (out if d == len(free) - 1 else 0)
