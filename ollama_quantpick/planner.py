@@ -13,7 +13,7 @@ from ollama_quantpick.errors import InputError, NothingFits, UnknownModel
 from ollama_quantpick.quants import data
 from ollama_quantpick.release import Release
 from ollama_quantpick.score import Candidate, Choice, Option, best_option, explain, nothing_fits, rank
-from ollama_quantpick.sizes import format_bytes
+from ollama_quantpick.sizes import format_bytes, parse_uint, shown
 from ollama_quantpick.tagname import ModelRef, parse_tag
 
 
@@ -172,11 +172,31 @@ def release_ctx(req: Request, arts: list[art.Artifact]) -> int:
     longest = max((model_ctx(a) or 0 for a in arts if a.arch), default=0) or None
     arch = next((a.arch.architecture for a in arts if a.arch), "")
     params = next((a.num_ctx for a in arts if a.num_ctx), None)
-    env = req.env.get("OLLAMA_CONTEXT_LENGTH", "").strip()
-    chosen = params or (int(env) if env.isdigit() and int(env) > 0 else None)
+    # Ollama reads it with strconv.ParseUint (envconfig.Uint): ASCII digits only; a value it
+    # cannot read, or 0, leaves its default (env_notes says so).
+    chosen = params or parse_uint(req.env.get("OLLAMA_CONTEXT_LENGTH", ""), limit=2**32 - 1) or None
     if chosen is None:
         return rel.default_ctx(req.release.version, req.budget.tier_vram_bytes, arch, longest)
     return min(chosen, longest) if longest else chosen
+
+
+def env_notes(req: Request) -> list[str]:
+    """One note per server variable set to something that is no number to its reader; the plan
+    uses what that reader does with it. Ollama's envconfig.Uint logs 'invalid environment
+    variable, using default' for OLLAMA_CONTEXT_LENGTH; llama-server (v0.30+) parses
+    LLAMA_ARG_FIT_TARGET with std::stoull, which takes no '²' either."""
+    notes = []
+    raw = req.env.get("OLLAMA_CONTEXT_LENGTH", "").strip()
+    if raw and parse_uint(raw, limit=2**32 - 1) is None:
+        notes.append(f"note: OLLAMA_CONTEXT_LENGTH='{shown(raw)}' is not a number: Ollama ignores it "
+                     "and uses its default context; planned that way")
+    raw = req.env.get("LLAMA_ARG_FIT_TARGET", "").strip()
+    if raw and req.release.version >= rel.LLAMA_SERVER_FROM and \
+            estimators.fit_target({"LLAMA_ARG_FIT_TARGET": raw}) is None:
+        notes.append(f"note: LLAMA_ARG_FIT_TARGET='{shown(raw)}' is not a number of MiB to "
+                     "llama-server; planned with llama-server's default 1024 MiB margin; fix or "
+                     "unset it")
+    return notes
 
 
 def task_floor(req: Request) -> tuple[int, bool]:
@@ -364,7 +384,7 @@ def plan(req: Request, *, decide_pick: bool = True) -> Plan:
     longest = max((model_ctx(a) or 0 for a in pool if a.arch), default=0) or None
     ladder = ctx_ladder(req, default, longest)
     result = Plan(req, listings[0], ladder[0], default, target=target, listings=listings,
-                  notes=ctx_notes(req, arts))
+                  notes=ctx_notes(req, arts) + env_notes(req))
     if not pool:
         return result
     if not decide_pick or target is not None:

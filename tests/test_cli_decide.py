@@ -412,3 +412,30 @@ def test_a_ctx_past_the_models_context_is_planned_at_the_models_and_says_so(site
     assert explicit.exit_code == 0 and CTX_NOTE in explicit.stderr.splitlines()
     within = run("pick", "phi4", "--ctx", "16384", *cpu)  # at the model's context: no note
     assert within.exit_code == 0 and "note: phi4" not in within.stderr
+
+
+@pytest.mark.parametrize("var,version,heard", [
+    ("OLLAMA_CONTEXT_LENGTH", "0.15.5", "Ollama ignores it and uses its default context"),
+    ("LLAMA_ARG_FIT_TARGET", "0.32.15", "planned with llama-server's default 1024 MiB margin"),
+])
+@pytest.mark.parametrize("value", ["²", "٣"])  # a superscript and an Arabic-Indic digit
+def test_a_server_variable_in_non_ascii_digits_is_planned_as_ollama_reads_it(site, run, var, version,
+                                                                              heard, value):
+    """'²' passes str.isdigit() but is no number to Go's strconv.ParseUint (Ollama) nor to
+    llama-server: the pick is the one made without the variable, with one note, no traceback."""
+    args = ["pick", "phi4", "--vram", "24GB", "--ram", "64GB", "--ollama-version", version, "--json"]
+    plain = run(*args)
+    odd = run(*args, env={var: value})
+    assert odd.exit_code == 0, odd.stderr
+    assert json.loads(odd.stdout) == json.loads(plain.stdout)
+    assert f"{var}='{value}' is not a number" in odd.stderr and heard in odd.stderr
+    assert var not in plain.stderr
+
+
+def test_fit_target_reads_ascii_mib_only():
+    from ollama_quantpick.budget import MiB
+    from ollama_quantpick.estimators import fit_target
+
+    assert fit_target({"LLAMA_ARG_FIT_TARGET": " 2048,1024"}) == 2048 * MiB
+    assert fit_target({"LLAMA_ARG_FIT_TARGET": "٣"}) is None  # int() reads it as 3; llama-server not
+    assert fit_target({"LLAMA_ARG_FIT_TARGET": "²"}) is None and fit_target({}) is None

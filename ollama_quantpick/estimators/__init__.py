@@ -18,15 +18,17 @@ from ollama_quantpick.budget import Budget, GiB, MiB
 from ollama_quantpick.estimators import fit, layout, legacy
 from ollama_quantpick.estimators.base import Estimate, Model, Run
 from ollama_quantpick.quants import Quant
-from ollama_quantpick.sizes import format_bytes
+from ollama_quantpick.sizes import MAX_SIZE, format_bytes, parse_uint
 
 ESTIMATORS = {"legacy": legacy.estimate, "layout": layout.estimate, "fit": fit.estimate}
 
 
 def fit_target(env: Mapping[str, str]) -> int | None:
-    """LLAMA_ARG_FIT_TARGET (MiB) set on the Ollama server is inherited by llama-server."""
-    value = env.get("LLAMA_ARG_FIT_TARGET", "").strip().split(",")[0]
-    return int(value) * MiB if value.isdigit() else None
+    """LLAMA_ARG_FIT_TARGET (MiB) set on the Ollama server is inherited by llama-server; None
+    (llama-server's default margin) when unset or not ASCII digits ('²' passes str.isdigit()
+    but is no number to llama-server's std::stoull: planner.env_notes says so)."""
+    value = parse_uint(env.get("LLAMA_ARG_FIT_TARGET", "").split(",")[0], limit=MAX_SIZE // MiB)
+    return value * MiB if value is not None else None
 
 
 def estimate(model: Model, quant: Quant, budget: Budget, *, release: rel.Release, ctx: int,
