@@ -243,6 +243,27 @@ def test_layout_splits_when_it_must():
     assert g.estimator == "layout" and g.placement == "split" and 0 < g.gpu_layers < g.layers
 
 
+def test_layout_counts_the_projector_in_vram_only():
+    # The vision tensors travel with the output layer onto the GPU; a tied output (gemma3) is a
+    # copy of token_embd, so only that copy stays counted in RAM, not the projector.
+    m = model("gemma3", "4b")
+    bare = base.Model(m.arch, m.model_bytes)
+    e, e0 = run(m, budget(80), release=V12), run(bare, budget(80), release=V12)
+    assert e.placement == e0.placement == "gpu" and m.projector_bytes > 0 and m.arch.output_tied
+    assert e.vram_bytes == e0.vram_bytes + m.projector_bytes
+    assert e.ram_bytes == e0.ram_bytes == m.model_bytes - sum(m.arch.layer_bytes)
+    # split: RAM is what the CPU layers hold (weights and KV) plus token_embd, projector aside
+    g = model("gemma3", "27b")
+    s = run(g, budget(12), release=V12)
+    a, n = g.arch, g.arch.block_count
+    assert s.placement == "split" and 0 < s.gpu_layers - 1 < n
+    cpu = range(n - (s.gpu_layers - 1))  # the top layers go to the GPU
+    kv = layout.kv_per_layer(a, 8192, 1, "f16", 512)
+    assert s.ram_bytes == g.model_bytes - sum(a.layer_bytes[n - (s.gpu_layers - 1):]) + \
+        sum(kv[i] for i in cpu)
+    assert run(g, Budget([12 * GiB], s.ram_bytes, "cuda", 936.0, 51.2), release=V12).placement == "split"
+
+
 # ---- legacy -------------------------------------------------------------------------------------
 
 def test_legacy_mllama_cross_attention_kv():

@@ -115,7 +115,11 @@ def estimate(model: Model, quant: Quant, budget: Budget, run: Run) -> Estimate:
     vram = sum(per_dev)
     kv_total = sum(kv)
     file_weights = model.model_bytes + model.projector_bytes
-    on_gpu = sum(weights[i] for i in placed) + (out if out_on and not a.output_tied else 0)
+    # The projector rides with the output layer; a tied output is a copy of token_embd, which
+    # stays counted in RAM, so only an untied output leaves RAM with it.
+    on_gpu = sum(weights[i] for i in placed)
+    if out_on:
+        on_gpu += model.projector_bytes + (0 if a.output_tied else a.output_bytes)
     ram = max(0, file_weights - on_gpu) + sum(kv[i] for i in range(n) if where[i] < 0)
     if not used:
         placement, vram = "cpu", 0
