@@ -40,7 +40,7 @@ def _gpu(v) -> str | None:
     from ollama_quantpick.hardware import lookup_gpu
 
     if isinstance(v, str):
-        if v in GPU:
+        if v.strip().lower() in GPU:  # the keywords in any case, as --gpu takes them
             return None
         try:
             lookup_gpu(v)

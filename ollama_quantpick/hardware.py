@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ollama_quantpick.budget import Budget, GiB, MiB  # noqa: F401  (Budget, sizes re-exported)
 from ollama_quantpick.errors import InputError
-from ollama_quantpick.sizes import parse_float, parse_uint, shown
+from ollama_quantpick.sizes import format_bytes, parse_float, parse_uint, shown
 
 # System-RAM bandwidth when nothing better is known: dual-channel DDR4-3200, 2 × 25.6 GB/s
 # (JEDEC DDR4-3200 peak per 64-bit channel). ASSUMPTION: most desktops and laptops are at or above
@@ -119,10 +119,25 @@ def _matches(entry: dict, name: str) -> bool:
                for w in entry["match"])
 
 
-def bandwidth_for(name: str) -> float | None:
-    """Peak memory bandwidth (GB/s) from data/gpus.toml, or None when the card is unknown."""
+def entry_gbps(entry: dict, ram: int | None = None) -> float | None:
+    """An entry's peak bandwidth (GB/s); None where the table cites none. An Apple chip with at most
+    `binned_up_to_gib` GB (Apple's GB are GiB) is the cut-down part: `binned_gbps`."""
+    if "binned_gbps" in entry and ram is not None and ram <= entry["binned_up_to_gib"] * GiB:
+        return float(entry["binned_gbps"])
+    return float(entry["gbps"]) if "gbps" in entry else None
+
+
+def bandwidth_for(name: str, ram: int | None = None) -> float | None:
+    """Peak memory bandwidth (GB/s) from data/gpus.toml, or None when the card is unknown. `ram`:
+    an Apple machine's unified memory, which tells the binned Max chips apart."""
     entry = next((e for e in _gpu_table()["gpu"] if _matches(e, name)), None)
-    return float(entry["gbps"]) if entry else None
+    return entry_gbps(entry, ram) if entry else None
+
+
+def gpu_keyword(value: str) -> str:
+    """`auto` and `none` in any case (`--gpu NONE`); any other value unchanged."""
+    key = value.strip().lower()
+    return key if key in ("auto", "none") else value
 
 
 _TABLE: dict | None = None
@@ -145,6 +160,7 @@ def gpu_names() -> list[str]:
 def _normal(text: str) -> str:
     text = re.sub(r"^(nvidia|geforce|amd|radeon|apple)\s+", "", text.strip(), flags=re.IGNORECASE)
     text = re.sub(r"^(geforce|radeon)\s+", "", text, flags=re.IGNORECASE)
+    text = re.sub(r"\s+gpu$", "", text, flags=re.IGNORECASE)  # nvidia-smi: "RTX 4090 Laptop GPU"
     return " ".join(text.split()).lower()
 
 
@@ -206,11 +222,11 @@ def named_hardware(value: str, ram: int | None, machine: Hardware | None = None)
         note = f"planning for {entry['name']} with {total / GiB:.0f} GiB unified memory"
         if ram is None:
             note += " (its base configuration; pass --ram for another)"
-        return Hardware([GPU("apple", f"Apple {entry['name']}", share, share, float(entry["gbps"]),
-                             "metal", 0)], total, total, [note])
+        return Hardware([GPU("apple", f"Apple {entry['name']}", share, share,
+                             entry_gbps(entry, total), "metal", 0)], total, total, [note])
     library = "rocm" if vendor == "amd" else "cuda"
     vram = int(entry["vram_gib"] * GiB)
-    gpus = [GPU(vendor, entry["name"], vram, vram, float(entry["gbps"]), library, i)
+    gpus = [GPU(vendor, entry["name"], vram, vram, entry_gbps(entry), library, i)
             for i in range(count)]
     what = f"{count}x {entry['name']} ({entry['vram_gib']} GiB each" if count > 1 else \
         f"{entry['name']} ({entry['vram_gib']} GiB"
@@ -369,7 +385,7 @@ def apple(probe: Probe, notes: list[str]) -> tuple[list[GPU], int | None]:
             share = wired_mb * MiB
     except ToolFailed:
         pass
-    return [GPU("apple", chip, share, share, bandwidth_for(chip), "metal", 0)], ram
+    return [GPU("apple", chip, share, share, bandwidth_for(chip, ram), "metal", 0)], ram
 
 
 def system_ram(probe: Probe) -> tuple[int | None, int | None]:
@@ -455,10 +471,24 @@ def make_budget(hw: Hardware, *, vram: int | None = None, ram: int | None = None
                 gpu: str = "auto", vram_source: str = "flag", ram_source: str = "flag",
                 gpu_source: str = "flag", env: Mapping[str, str] | None = None) -> Budget:
     """The budget: flags (or config) over detection. `gpu="none"` plans for the CPU alone;
-    `gpu_source` says whether `gpu` came from --gpu or the config's budget.gpu."""
+    `gpu_source` says whether `gpu` came from --gpu or the config's budget.gpu.
+
+    `vram` is the memory of EACH GPU planned for (the named count, else the detected GPUs, else
+    one): `--gpu "2x RTX 3090" --vram 20GiB` is two 20 GiB cards, as Ollama places layers per GPU.
+    OLLAMA_GPU_OVERHEAD comes off every GPU's free memory, detected, named or stated, as Ollama's
+    scheduler does (server/sched.go: available = FreeMemory - GpuOverhead() - MinimumMemory())."""
     env = os.environ if env is None else env
     overhead = gpu_overhead(env)
+    gpu = gpu_keyword(gpu)
     named = gpu not in ("auto", "none")
+
+    def gpu_said(label: str) -> str:  # where the GPU came from, as the user wrote it
+        return f"config budget.gpu = {label}" if gpu_source == "config" else f"--gpu {label}"
+
+    vram_said = "--vram" if vram_source == "flag" else "config budget.vram"
+    if gpu == "none" and vram:
+        raise InputError(f"{gpu_said('none')} plans for the CPU alone, but {vram_said} "
+                         f"{format_bytes(vram)} gives a GPU; drop one of them")
     if named:
         hw = named_hardware(gpu, ram, hw)
         if hw.gpus[0].vendor == "apple":
@@ -468,15 +498,20 @@ def make_budget(hw: Hardware, *, vram: int | None = None, ram: int | None = None
     bandwidth = min((g.bandwidth_gbps for g in gpus if g.bandwidth_gbps), default=None)
     source = {}
     total: list[int] = []
-
-    def gpu_said(label: str) -> str:  # where the GPU came from, as the user wrote it
-        return f"config budget.gpu = {label}" if gpu_source == "config" else f"--gpu {label}"
-
     if gpu == "none":
         free, source["vram"] = [], vram_source if vram == 0 else gpu_said("none")
     elif vram is not None:
-        free, source["vram"] = ([vram] if vram > 0 else []), vram_source
-        total = list(free)  # a stated size is the card's, for the context tiers too
+        if vram and backend == "metal" and hw.ram_bytes and vram > hw.ram_bytes:
+            chip = hw.gpus[0].name.removeprefix("Apple ").strip()
+            larger = " (pass --ram for a larger configuration)" if named else ""
+            raise InputError(f"{vram_said} {format_bytes(vram)} is more than the {chip}'s "
+                             f"{hw.ram_bytes / GiB:.0f} GiB of unified memory{larger}")
+        count = max(1, len(gpus))
+        # a stated size is each card's total (the context tiers use it); the overhead comes off
+        # what the release can place, as on a detected card
+        total = [vram] * count if vram > 0 else []
+        free = [max(0, vram - overhead)] * len(total)
+        source["vram"] = vram_source
         backend = backend if backend != "cpu" else "cuda"
         if not vram:
             backend = "cpu"

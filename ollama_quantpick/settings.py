@@ -207,7 +207,7 @@ def budget(cfg: Config | None, vram: str | None = None, ram: str | None = None,
            env: Mapping[str, str] | None = None) -> tuple[Hardware, Budget]:
     """(Hardware, Budget) by the rule. Detection runs even when both sizes are given: the card's
     bandwidth still sets the speed estimate."""
-    from ollama_quantpick.hardware import detect, make_budget, named_hardware
+    from ollama_quantpick.hardware import detect, gpu_keyword, make_budget, named_hardware
     from ollama_quantpick.sizes import memory_size
 
     sizes = {}
@@ -217,6 +217,7 @@ def budget(cfg: Config | None, vram: str | None = None, ram: str | None = None,
         sizes[name] = (None if r.value is None else memory_size(r.value, str(where)), r.source)
     hw = detect(probe)
     gpu_r = resolve("gpu", gpu, cfg, env)
+    gpu_r = Resolved(gpu_keyword(gpu_r.value), gpu_r.source)  # --gpu NONE, Auto: any case
     planned = make_budget(hw, vram=sizes["vram"][0], ram=sizes["ram"][0], gpu=gpu_r.value,
                           vram_source=sizes["vram"][1], ram_source=sizes["ram"][1],
                           gpu_source=gpu_r.source)

@@ -176,7 +176,9 @@ def test_hw_json_with_two_24_gb_cards(run, fake_nvidia_smi):
 def test_hw_flags_override(run, fake_nvidia_smi):
     assert json.loads(run("hw", "--json", "--gpu", "none").stdout)["budget"]["vram_bytes"] == 0
     flagged = json.loads(run("hw", "--json", "--vram", "16GB").stdout)["budget"]
-    assert flagged["vram_bytes"] == 16 * 10**9 and flagged["source"]["vram"] == "flag"
+    # --vram is each GPU's memory: the two detected cards are planned as 16 GB each
+    assert flagged["vram_bytes"] == 2 * 16 * 10**9 and flagged["gpu_count"] == 2
+    assert flagged["source"]["vram"] == "flag"
 
 
 def test_hw_on_this_machine_without_gpu_tools(run, monkeypatch, tmp_path):
@@ -303,3 +305,122 @@ def test_no_gpu_from_the_config_is_named_as_the_config():
     assert budget.source["vram"] == "config budget.gpu = none" and budget.gpu_free == []
     assert hardware.make_budget(hardware.Hardware([], 32 * GiB, 30 * GiB), gpu="none") \
         .source["vram"] == "--gpu none"
+
+
+# ---- laptop GPUs, binned Apple chips, data-centre variants ---------------------------------------
+
+@pytest.mark.parametrize("name,gbps", [
+    ("NVIDIA GeForce RTX 4090 Laptop GPU", 576), ("NVIDIA GeForce RTX 4080 Laptop GPU", 432),
+    ("NVIDIA GeForce RTX 4070 Laptop GPU", 256), ("NVIDIA GeForce RTX 5090 Laptop GPU", 896),
+    ("NVIDIA GeForce RTX 3080 Ti Laptop GPU", 512), ("NVIDIA GeForce RTX 3060 Laptop GPU", 336),
+    ("NVIDIA GeForce RTX 5070 Laptop GPU", None), ("NVIDIA GeForce RTX 4090", 1008),
+    ("NVIDIA A100 80GB PCIe", 1935), ("NVIDIA A100-SXM4-80GB", 2039), ("NVIDIA H100 NVL", 3900),
+])
+def test_laptop_and_variant_gpus_get_their_own_bandwidth(name, gbps):
+    """A laptop GPU got its desktop namesake's bandwidth (4090 Laptop: 1008 GB/s, spec 576), so
+    speed came out up to 2x too high; a laptop part without a cited clock now has none."""
+    assert hardware.bandwidth_for(name) == gbps
+
+
+def test_a_detected_laptop_gpu_plans_with_laptop_bandwidth():
+    smi = "0, NVIDIA GeForce RTX 4090 Laptop GPU, 16376, 500, 15876, GPU-1\n"
+    (gpu,) = hardware.detect(recorded({"nvidia-smi": smi})).gpus
+    assert gpu.bandwidth_gbps == 576
+    assert hardware.make_budget(hardware.detect(recorded({"nvidia-smi": smi}))).gpu_bandwidth_gbps == 576
+    n, entry = hardware.lookup_gpu("RTX 4090 Laptop GPU")  # as nvidia-smi spells it
+    assert (n, entry["name"], entry["vram_gib"]) == (1, "RTX 4090 Laptop", 16)
+    assert hardware.lookup_gpu("RTX 4090")[1]["name"] == "RTX 4090"
+
+
+@pytest.mark.parametrize("chip,ram_gb,gbps", [
+    ("M3 Max", 36, 300), ("M3 Max", 48, 400), ("M3 Max", 128, 400), ("M4 Max", 36, 410),
+    ("M4 Max", 64, 546), ("M2 Max", 32, 400),
+])
+def test_the_binned_max_chips_have_less_bandwidth(chip, ram_gb, gbps):
+    """The 36 GB M3 Max / M4 Max is the cut-down part (30- / 32-core GPU): 300 / 410 GB/s."""
+    budget = hardware.make_budget(hardware.Hardware([], 8 * GiB, 6 * GiB), gpu=chip,
+                                  ram=ram_gb * 10**9)
+    assert budget.gpu_bandwidth_gbps == gbps
+    assert hardware.bandwidth_for(f"Apple {chip}", ram_gb * GiB) == gbps
+    sysctl = {"hw.memsize": str(ram_gb * GiB), "machdep.cpu.brand_string": f"Apple {chip}\n"}
+    probe = recorded({"sysctl": sysctl, "vm_stat": (HW / "vm_stat.txt").read_text()}, files={},
+                     platform="darwin")
+    assert hardware.detect(probe).gpus[0].bandwidth_gbps == gbps
+    base = hardware.make_budget(hardware.Hardware([], 8 * GiB, 6 * GiB), gpu="M3 Max")
+    assert base.gpu_bandwidth_gbps == 300  # its base configuration is the 36 GB one
+
+
+# ---- --vram per GPU, --gpu none with --vram, overhead, keywords -----------------------------------
+
+def test_vram_is_each_named_gpus_memory():
+    """`--gpu "2x RTX 3090" --vram 20GiB` planned ONE 20 GiB GPU while `hw` listed two."""
+    hw = hardware.Hardware([], 64 * GiB, 60 * GiB)
+    budget = hardware.make_budget(hw, gpu="2x RTX 3090", vram=20 * GiB)
+    assert budget.gpu_free == [20 * GiB, 20 * GiB] and budget.gpu_total == [20 * GiB] * 2
+    assert budget.gpu_bandwidth_gbps == 936 and budget.backend == "cuda"
+    one = hardware.make_budget(hw, vram=20 * GiB)  # nothing detected or named: one GPU
+    assert one.gpu_free == [20 * GiB]
+
+
+@pytest.mark.parametrize("source,message", [
+    ("flag", "--gpu none plans for the CPU alone, but --vram 24.0 GB gives a GPU; drop one of them"),
+    ("config", "config budget.gpu = none plans for the CPU alone, but config budget.vram 24.0 GB"),
+])
+def test_no_gpu_with_a_vram_size_is_a_contradiction(source, message):
+    """`--gpu none --vram 24GB` silently planned for the CPU alone."""
+    with pytest.raises(InputError, match=message.replace(".", r"\.")):
+        hardware.make_budget(hardware.Hardware([], 8 * GiB, 6 * GiB), gpu="none", vram=24 * 10**9,
+                             vram_source=source, gpu_source=source)
+    assert hardware.make_budget(hardware.Hardware([], 8 * GiB, 6 * GiB), gpu="none",
+                                vram=0).gpu_free == []
+
+
+def test_gpu_overhead_comes_off_a_stated_vram_too():
+    """With OLLAMA_GPU_OVERHEAD=2GiB, `--vram 24GiB` kept 24 GiB free (context tier at 22)
+    while `--gpu "RTX 4090"` took it off: both take it off what the release can place."""
+    env = {"OLLAMA_GPU_OVERHEAD": str(2 * GiB)}
+    hw = hardware.Hardware([], 64 * GiB, 60 * GiB)
+    stated = hardware.make_budget(hw, vram=24 * GiB, env=env)
+    named = hardware.make_budget(hw, gpu="RTX 4090", env=env)
+    assert stated.gpu_free == named.gpu_free == [22 * GiB]
+    assert stated.tier_vram_bytes == named.tier_vram_bytes == 22 * GiB
+    assert hardware.make_budget(hw, vram=GiB, env=env).gpu_free == [0]
+
+
+def test_vram_above_an_apple_chips_memory_is_refused():
+    """`--gpu "M3 Max" --vram 100GB` planned 100 GB of VRAM on a 36 GiB chip."""
+    hw = hardware.Hardware([], 8 * GiB, 6 * GiB)
+    with pytest.raises(InputError, match=r"--vram 100\.0 GB is more than the M3 Max's 36 GiB of "
+                       r"unified memory \(pass --ram for a larger configuration\)"):
+        hardware.make_budget(hw, gpu="M3 Max", vram=100 * 10**9)
+    big = hardware.make_budget(hw, gpu="M3 Max", vram=100 * 10**9, ram=128 * 10**9)
+    assert big.gpu_free == [100 * 10**9] and big.ram_bytes == 128 * GiB - 100 * 10**9
+    sysctl = {"hw.memsize": str(16 * GiB), "machdep.cpu.brand_string": "Apple M2\n"}
+    mac = hardware.detect(recorded({"sysctl": sysctl, "vm_stat": (HW / "vm_stat.txt").read_text()},
+                                   files={}, platform="darwin"))
+    with pytest.raises(InputError, match="more than the M2's 16 GiB of unified memory$"):
+        hardware.make_budget(mac, vram=24 * 10**9)
+
+
+@pytest.mark.parametrize("word", ["NONE", "None", " none "])
+def test_gpu_keywords_in_any_case(word):
+    hw = hardware.Hardware([], 8 * GiB, 6 * GiB)
+    budget = hardware.make_budget(hw, gpu=word)
+    assert budget.gpu_free == [] and budget.backend == "cpu"
+    assert budget.source["vram"] == "--gpu none"
+
+
+def test_hw_takes_gpu_keywords_in_any_case(run, fake_nvidia_smi):
+    """`--gpu NONE` / `Auto` exited 2 ("no GPU named 'NONE'"), while "rtx 4090" worked."""
+    none = run("hw", "--json", "--gpu", "NONE")
+    assert none.exit_code == 0, none.stderr
+    assert json.loads(none.stdout)["budget"]["vram_bytes"] == 0
+    auto = run("hw", "--json", "--gpu", "Auto")
+    assert auto.exit_code == 0, auto.stderr
+    assert json.loads(auto.stdout)["budget"]["gpu_count"] == 2
+
+
+def test_hw_gpu_none_with_vram_is_exit_2(run):
+    result = run("hw", "--gpu", "none", "--vram", "24GB")
+    assert result.exit_code == 2 and "--gpu none plans for the CPU alone" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr

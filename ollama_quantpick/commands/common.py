@@ -48,11 +48,11 @@ def task_choice() -> click.Choice:
 def budget_options(f):
     f = click.option("--gpu", metavar="NAME", default=None,
                      help="auto (detect), none (CPU alone), or plan for a card or chip by name: "
-                     "'RTX 4090', '2x RTX 3090', 'M3 Max' (with --ram 128GB).")(f)
+                     "'RTX 4090', '2x RTX 3090', 'RTX 4090 Laptop', 'M3 Max' (with --ram 128GB).")(f)
     f = click.option("--ram", metavar="SIZE", help="RAM to plan with, e.g. 64GB (default: "
                      "detected available RAM).")(f)
-    f = click.option("--vram", metavar="SIZE", help="VRAM to plan with, e.g. 24GB, 24GiB, 16g "
-                     "(default: detected).")(f)
+    f = click.option("--vram", metavar="SIZE", help="VRAM of EACH GPU planned for (detected or "
+                     "named; one if none), e.g. 24GB, 24GiB, 16g; 0: no GPU (default: detected).")(f)
     return f
 
 
