@@ -19,8 +19,8 @@ from ollama_quantpick.quants import Quant, data
 from ollama_quantpick.sizes import format_bytes
 
 PLACEMENT_ORDER = {"gpu": 0, "split": 1, "cpu": 2, "no": 3}
-# POLICY: quality differences under 0.1 % are ties (far below the model's ±few-% accuracy); ties
-# go to the smaller download.
+# POLICY: score differences within 0.1 % (relative) are ties (far below the model's ±few-%
+# accuracy); ties go to the smaller download, then the faster tag (rank: _break_ties).
 TIE = 0.001
 # POLICY: under --prefer speed, any candidate within 5 points of the best quality may win on speed.
 SPEED_BAND = 0.05
@@ -151,13 +151,15 @@ def rank(cands: list[Candidate], task: str, prefer: str = "balanced",
         c.too_slow = bool(min_speed and tps is not None and tps < min_speed)
         c.picked = False
 
-    def key(c: Candidate):
+    def group(c: Candidate) -> tuple:
         fits = c.estimate.placement != "no"
         place = PLACEMENT_ORDER[c.estimate.placement] if prefer != "quality" else 0
-        return (not fits, bool(c.blocked), c.too_slow, place, -round(c.score / TIE),
-                c.download_bytes)
+        return (not fits, bool(c.blocked), c.too_slow, place)
 
-    ordered = sorted(cands, key=key)
+    # A total order first (the name settles exact ties), so the result never depends on the
+    # order the candidates came in; then the ties.
+    ordered = _break_ties(sorted(cands, key=lambda c: (*group(c), -c.score, _lighter(c), c.name)),
+                          group)
     if prefer == "speed":
         ordered = _speed_first(ordered)
     for i, c in enumerate(ordered, 1):
@@ -166,6 +168,30 @@ def rank(cands: list[Candidate], task: str, prefer: str = "balanced",
             and not ordered[0].blocked:
         ordered[0].picked = True
     return ordered
+
+
+def _lighter(c: Candidate) -> tuple[int, float]:
+    """What wins a tie: the smaller download, then the faster tag."""
+    return c.download_bytes, -(c.estimate.speed_cap or 0.0)
+
+
+def _break_ties(ordered: list[Candidate], group) -> list[Candidate]:
+    """Let a candidate whose score is within a relative TIE of the one just above it (same
+    group: placement, fit, speed floor) move ahead of it when it is lighter (`_lighter`), as
+    `step_up` and `better` count only a gain above TIE. Each swap puts a lighter tag before a
+    heavier one, so the passes end; adjacent pairs only, so a chain of near-ties does not let
+    the last tag jump a clearly better first one."""
+    out = list(ordered)
+    moved = True
+    while moved:
+        moved = False
+        for i in range(1, len(out)):
+            above, c = out[i - 1], out[i]
+            if group(above) == group(c) and above.score <= c.score * (1 + TIE) \
+                    and _lighter(c) < _lighter(above):
+                out[i - 1], out[i] = c, above
+                moved = True
+    return out
 
 
 def _speed_first(ordered: list[Candidate]) -> list[Candidate]:

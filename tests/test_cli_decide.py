@@ -8,6 +8,7 @@ import sys
 import pytest
 
 import world
+from ollama_quantpick.score import TIE
 
 BUDGET = ["--vram", "52GB", "--ram", "64GB"]
 # A release whose estimator is `legacy` for llama and whose default context follows the VRAM
@@ -439,3 +440,16 @@ def test_fit_target_reads_ascii_mib_only():
     assert fit_target({"LLAMA_ARG_FIT_TARGET": " 2048,1024"}) == 2048 * MiB
     assert fit_target({"LLAMA_ARG_FIT_TARGET": "٣"}) is None  # int() reads it as 3; llama-server not
     assert fit_target({"LLAMA_ARG_FIT_TARGET": "²"}) is None and fit_target({}) is None
+
+
+def test_a_tie_on_a_mac_goes_to_the_smaller_faster_tag(site, run):
+    """M3 Max, 128 GB, Ollama 0.12.10 (4K context): 32B fp16 (65.5 GB, 5.4 t/s) scores 0.04 %
+    above 32B q8_0 (34.8 GB, 9.9 t/s): a tie by the README's 0.1 %, so the half-size download
+    that runs almost twice as fast is the pick, and fp16 the runner-up."""
+    out = json.loads(run("pick", "qwen3", "--gpu", "M3 Max", "--ram", "128GB", "--task", "chat",
+                         "--ollama-version", "0.12.10", "--json").stdout)
+    pick, runner = out["pick"], out["runner_up"]
+    assert (out["name"], runner["name"]) == ("qwen3:32b-q8_0", "qwen3:32b-fp16")
+    assert 0 < runner["score"] / pick["score"] - 1 < TIE
+    assert pick["download_bytes"] < runner["download_bytes"] / 1.8
+    assert pick["estimate"]["tokens_per_s"] > runner["estimate"]["tokens_per_s"] * 1.5

@@ -106,6 +106,48 @@ def test_ties_go_to_the_smaller_download():
     assert score.rank([a, b], "general")[0].name == "small"
 
 
+def _at_score(target, name, download):
+    """A chat candidate (8B q4_K_M on the GPU) whose speed puts its score at `target`."""
+    lo, hi = 2.65, 5.3
+    for _ in range(80):
+        c = cand("q4_K_M", 8, 5, "gpu", tps=(lo + hi) / 2, download=download)
+        score.rank([c], "chat")
+        lo, hi = ((lo + hi) / 2, hi) if c.score < target else (lo, (lo + hi) / 2)
+    c = cand("q4_K_M", 8, 5, "gpu", tps=hi, download=download)
+    c.name = name
+    return c
+
+
+@pytest.mark.parametrize("top", [0.8010, 0.80149, 0.80151, 0.8035, 0.8045, 0.8049])
+@pytest.mark.parametrize("ahead", [0.000001, 0.0004, 0.00099])
+def test_a_larger_download_less_than_a_tenth_of_a_percent_ahead_loses_to_the_smaller(top, ahead):
+    """'ties (within 0.1 %) go to the smaller download' relative to the score, wherever the two
+    scores fall (rounding buckets split 0.0001 % apart and joined 0.124 % apart), in any order."""
+    big, small = _at_score(top, "big", 9), _at_score(top / (1 + ahead), "small", 7)
+    assert [c.name for c in score.rank([big, small], "chat")] == ["small", "big"]
+    assert 0 <= big.score / small.score - 1 <= ahead * 1.01 and big.score == pytest.approx(top)
+    assert [c.name for c in score.rank([small, big], "chat")] == ["small", "big"]
+
+
+@pytest.mark.parametrize("top", [0.8010, 0.8035, 0.8045, 0.8049])
+def test_more_than_a_tenth_of_a_percent_ahead_wins_despite_the_larger_download(top):
+    big, small = _at_score(top, "big", 9), _at_score(top / 1.0012, "small", 7)
+    assert [c.name for c in score.rank([small, big], "chat")] == ["big", "small"]
+    assert big.score / small.score == pytest.approx(1.0012)
+    assert [c.name for c in score.rank([big, small], "chat")] == ["big", "small"]
+
+
+def test_a_tie_moves_the_smaller_tag_ahead_only_of_the_one_above_it():
+    """Three within 0.1 % of their neighbours, not of each other: each smaller one passes only
+    the one it ties with; the order does not depend on the input order."""
+    a, b, c = (_at_score(0.8040, "a", 9), _at_score(0.8040 / 1.0006, "b", 8),
+               _at_score(0.8040 / 1.0012, "c", 7))
+    first = [x.name for x in score.rank([a, b, c], "chat")]
+    assert first == [x.name for x in score.rank([c, b, a], "chat")]
+    assert first == [x.name for x in score.rank([b, c, a], "chat")]
+    assert first[0] in "bc" and first.index("b") < first.index("a")
+
+
 def test_a_larger_model_at_lower_quant_beats_a_smaller_one_except_for_math_at_low_bits():
     # research §4: 70B vs 8B@Q8_0 crosses over near IQ2_M for math, IQ2_XXS for knowledge
     small, big = cand("q8_0", 8, 9, "gpu"), cand("iq2_xs", 70, 20, "gpu")
