@@ -106,8 +106,11 @@ def test_speed_is_bandwidth_over_bytes_per_token():
 
     c = constants()
     e = run(budget(64, bw=1000))
-    # the weights and half the allocated KV window are read per token, plus CUDA's fixed cost
-    read = e.weights_bytes + c["kv_read_fraction"] * e.kv_bytes
+    # the layers, the output layer and half the allocated KV window are read per token, plus
+    # CUDA's fixed cost; token_embd is a one-row lookup, not read whole
+    a = arch()
+    assert a.token_embd_bytes > 0 and not a.output_tied
+    read = sum(a.layer_bytes) + a.output_bytes + c["kv_read_fraction"] * e.kv_bytes
     cuda = c["backend"]["cuda"]
     expected = 1 / (cuda["t_fixed_ms"] / 1000 + read / (cuda["eta"] * 1000e9 * lookup("q4_K_M").k_speed))
     assert e.tokens_per_s == pytest.approx(expected)

@@ -266,6 +266,18 @@ def test_layout_counts_the_projector_in_vram_only():
 
 # ---- legacy -------------------------------------------------------------------------------------
 
+@pytest.mark.parametrize("name,size,release", [("gemma3", "4b", V11), ("phi4", "14b", V12)])
+def test_legacy_reads_the_same_bytes_per_token_as_fit(name, size, release):
+    # A token reads the layers and the output (README: active weights), not the vision
+    # projector nor an untied token_embd (a lookup of one row); the KV is the same here.
+    m = model(name, size)
+    b = budget(12, bw=360)  # RTX 3060: both run it whole on the GPU
+    old, new = run(m, b, release=release, ctx=4096), run(m, b, ctx=4096)
+    assert old.estimator == "legacy" and old.placement == new.placement == "gpu"
+    assert old.kv_bytes == new.kv_bytes
+    assert old.tokens_per_s == pytest.approx(new.tokens_per_s, rel=1e-9)
+
+
 def test_legacy_mllama_cross_attention_kv():
     from dataclasses import replace
 

@@ -191,11 +191,13 @@ def estimate(model: Model, quant: Quant, budget: Budget, run: Run) -> Estimate:
             GPU_MINIMUM)
     n_graph = sum(1 for c in counts if c > 0)
     vram = sum(allocations)
-    on_gpu_weights = 0
-    if gpu_layers:
-        on_gpu_weights = projector_bytes + sum(arch.layer_bytes[:min(gpu_layers, arch.block_count)])
-        if gpu_layers > arch.block_count:
-            on_gpu_weights += arch.output_bytes
+    # A token reads the layers and the output layer (README: active weights); the vision
+    # projector and the token_embd lookup are left out, as fit and layout leave them out.
+    layer_weights = [b - k for b, k in zip(layer_sizes, kv)]
+    read = sum(layer_weights) + arch.output_bytes
+    on_gpu_read = sum(layer_weights[:min(gpu_layers, arch.block_count)])
+    if gpu_layers > arch.block_count:
+        on_gpu_read += arch.output_bytes
     buffer = GPU_MINIMUM + (layer_sizes[0] if layer_sizes else 0)
     if fully:
         graph = full if len(budget.gpu_free) == 1 else partial * n_graph
@@ -212,8 +214,8 @@ def estimate(model: Model, quant: Quant, budget: Budget, run: Run) -> Estimate:
         short = ram - budget.ram_bytes
         placement = "no"
     share = 1.0 if placement == "gpu" else (
-        min(1.0, on_gpu_weights / weights) if placement == "split" and weights else 0.0)
-    per_token = bytes_per_token(active_bytes(arch, weights), kv_total)
+        min(1.0, on_gpu_read / read) if placement == "split" and read else 0.0)
+    per_token = bytes_per_token(active_bytes(arch, read), kv_total)
     speed, bound = (None, None) if placement == "no" else tokens_per_s(
         per_token * share, per_token * (1 - share), quant, budget)
     names = device_names(budget, len(allocations))
