@@ -247,3 +247,24 @@ def test_no_quality_figure_or_score_where_there_is_no_evidence_or_no_pick(hub, r
         line = next(line for line in table if f" {tag} " in line)
         assert line[:qual].split()[-1] == quality, line
         assert (line[:score].split()[-1] == "-") == (tag != "Q4_K_M"), line
+
+
+def test_list_says_an_old_download_of_a_current_tag_is_outdated(site, ollama, run):  # noqa: F811
+    """qwen3:latest installed under an old digest was "not among the current tags of qwen3", FITS
+    `?`: the tag exists and points to a newer download; say so and how to update it."""
+    current = world.find("phi4", "latest")
+    assert current is not None
+    ollama.installed = {"phi4:latest": "e" * 64, "phi4:gone": "f" * 64}
+    res = run("list", "--json", "--vram", "24GB", "--ram", "32GB")
+    assert res.exit_code == 0, res.stderr
+    rows = {r["name"]: r for r in json.loads(res.stdout)["models"]}
+    old = rows["phi4:latest"]
+    assert old["outdated"] is True and old["fits"] is None and old["processor"] is None
+    assert old["note"].startswith("a newer phi4:latest is on ollama.com; `ollama pull phi4:latest` "
+                                  "updates it (the installed download's fit is unknown; the newer "
+                                  "one: 100% GPU)")
+    assert "not among the current tags" not in old["note"]
+    assert rows["phi4:gone"]["outdated"] is False and rows["phi4:gone"]["fits"] is None
+    assert rows["phi4:gone"]["note"] == "phi4:gone is not among the current tags of phi4 on ollama.com"
+    table = run("list", "--vram", "24GB", "--ram", "32GB")
+    assert "a newer phi4:latest is on ollama.com" in table.stderr

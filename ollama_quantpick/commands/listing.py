@@ -16,7 +16,7 @@ def judge(name: str, digest: str, cfg, budget) -> dict:
 
     model, _, tag = name.partition(":")
     out: dict = {"fits": None, "processor": None, "tokens_per_s": None, "pick": None,
-           "other_pick": None, "note": None}
+                 "other_pick": None, "outdated": False, "note": None}
     try:
         try:
             result, pick, _ = common.decide_and_note(model, cfg, budget)
@@ -33,8 +33,21 @@ def judge(name: str, digest: str, cfg, budget) -> dict:
             return a.manifest.digest == digest
         return tag in ([c.name.split(":", 1)[1], *c.aliases])
 
+    def named(c) -> bool:
+        return tag in ([c.name.split(":", 1)[1], *c.aliases])
+
     mine = next((c for c in result.ranked if same(c)), None)
-    if mine is None:
+    newer = None if mine is not None else next((c for c in result.ranked if named(c)), None)
+    if newer is not None:
+        # the tag exists but points to another download now: the installed one is outdated. Its
+        # own size and layout are not read (only the current manifest is), so its fit is unknown.
+        est = newer.estimate
+        now = processor(est.vram_bytes, est.ram_bytes, est.placement) if est.placement != "no" \
+            else "does not fit"
+        out["outdated"] = True
+        out["note"] = (f"a newer {name} is on ollama.com; `ollama pull {name}` updates it (the "
+                       f"installed download's fit is unknown; the newer one: {now})")
+    elif mine is None:
         out["note"] = f"{name} is not among the current tags of {model} on ollama.com"
     else:
         est = mine.estimate
@@ -43,7 +56,7 @@ def judge(name: str, digest: str, cfg, budget) -> dict:
                    tokens_per_s=None if est.tokens_per_s is None else round(est.tokens_per_s, 1))
     if pick is not None:
         out["pick"] = pick.name
-        if mine is None or pick is not mine:
+        if pick is not (mine or newer):
             out["other_pick"] = pick.name
     return out
 
@@ -91,7 +104,8 @@ def command(vram, ram, gpu, offline, refresh, host, as_json):
     table = [{"name": r["name"], "size": format_bytes(r["size_bytes"]),
               "fit": "?" if r["fits"] is None else r["processor"],
               "tps": "-" if r["tokens_per_s"] is None else f"{r['tokens_per_s']:g}",
-              "pick": r["other_pick"] or ("this one" if r["pick"] else "-")} for r in rows]
+              "pick": r["other_pick"] or ("-" if not r["pick"] else "this one, after a pull"
+                                           if r["outdated"] else "this one")} for r in rows]
     for line in render(columns, table, terminal_width()):
         click.echo(line)
     common.note(f"budget: {budget_label(budget)}; task {cfg.get('defaults.task') or 'general'}")
