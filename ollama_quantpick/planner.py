@@ -12,7 +12,7 @@ from ollama_quantpick.budget import Budget
 from ollama_quantpick.errors import InputError, NothingFits, UnknownModel
 from ollama_quantpick.quants import data
 from ollama_quantpick.release import Release
-from ollama_quantpick.score import Candidate, Choice, Option, best_option, explain, nothing_fits, rank
+from ollama_quantpick.score import Candidate, Choice, Option, best_option, nothing_fits, rank
 from ollama_quantpick.sizes import format_bytes, parse_uint, shown
 from ollama_quantpick.tagname import ModelRef, parse_tag
 
@@ -392,6 +392,9 @@ def plan(req: Request, *, decide_pick: bool = True) -> Plan:
         result.options = [base]
         result.ranked = base.ranked if pool == arts else \
             rank(candidates(arts, req, ladder[0]), req.task, req.prefer, req.min_speed)
+        if decide_pick:  # an explicit MODEL:TAG is checked, not chosen: the answer is it, or none
+            result.choice = best_option(base, [], req.task, req.prefer, req.min_speed,
+                                        budget_label(req.budget), default)
         return result
     base, alts = options(req, pool, default, ladder)
     result.options = [base, *alts]
@@ -469,9 +472,9 @@ def choose(req: Request) -> tuple[Plan, Candidate | None, str]:
         c = result.ranked[0]
         if c.blocked:
             raise InputError(f"{c.name} is listed but cannot be pulled: {c.blocked}")
-        if c.estimate.placement == "no" or c.too_slow:
+        if result.choice is None:  # it does not fit, or runs below the minimum speed
             return result, None, nothing_fits(result.ranked, label, req.min_speed)
-        return result, c, explain(result.ranked, req.task, label, req.min_speed)[0]
+        return result, result.choice.pick, result.choice.reason
     if result.choice is None:
         alts, target = find_alternatives(req, result)
         message = nothing_fits(result.ranked, label, req.min_speed, _kv_rescue(result))

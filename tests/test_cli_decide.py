@@ -453,3 +453,39 @@ def test_a_tie_on_a_mac_goes_to_the_smaller_faster_tag(site, run):
     assert 0 < runner["score"] / pick["score"] - 1 < TIE
     assert pick["download_bytes"] < runner["download_bytes"] / 1.8
     assert pick["estimate"]["tokens_per_s"] > runner["estimate"]["tokens_per_s"] * 1.5
+
+
+@pytest.mark.parametrize("model", ["qwen3:32b", "QWEN3:8b"])
+def test_tags_of_an_explicit_tag_gives_the_answer_pick_gives(site, run, model):
+    """`tags qwen3:32b` marked its one row `*` yet said "nothing runs fast enough … --min-speed
+    36.6 accepts it", and its JSON answered "no" with lacks.tokens_per_s -34.6, while `pick`
+    of the same tag said yes."""
+    budget = ["--gpu", "RTX 4090", "--ram", "64GB"]  # a named card: its speed is estimated
+    tags = run("tags", model, *budget, "--json")
+    pick = run("pick", model, *budget, "--json")
+    assert tags.exit_code == pick.exit_code == 0, tags.stderr + pick.stderr
+    out, answer = json.loads(tags.stdout), json.loads(pick.stdout)
+    assert out["rows"][0]["picked"] and out["pick"]["answer"] == answer["answer"] == "yes"
+    assert out["pick"]["name"] == answer["name"] == out["rows"][0]["name"]
+    assert out["pick"]["reason"] == answer["reason"] and out["pick"]["lacks"] is None
+    assert out["pick"]["decided"] is None  # checked, not chosen over another tag
+    text = run("tags", model, *budget, "--wide").stdout
+    assert f"pick: {answer['name']} — {answer['reason']}" in " ".join(text.split())
+    assert "nothing runs fast enough" not in text
+    # too slow for the minimum asked: both say "no", with the same reason and a shortfall > 0
+    slow = ["--min-speed", "500"]
+    no_tags = json.loads(run("tags", model, *budget, *slow, "--json").stdout)
+    no_pick = run("pick", model, *budget, *slow, "--json")
+    assert no_pick.exit_code == 3
+    assert no_tags["pick"]["answer"] == json.loads(no_pick.stdout)["answer"] == "no"
+    assert no_tags["pick"]["reason"] == json.loads(no_pick.stdout)["reason"]
+    assert no_tags["pick"]["lacks"]["tokens_per_s"] > 0 and not no_tags["rows"][0]["picked"]
+
+
+def test_an_explicit_tag_planned_at_the_task_floor_says_the_setting(site, run):
+    """An explicit thinking-model tag for math is planned at 32K (the task's floor) above
+    Ollama's 4K default: the answer names the setting that runs it there, as for a bare name."""
+    out = json.loads(run("pick", "qwen3:8b", "--task", "math", "--vram", "0", "--ram", "64GB",
+                         "--json").stdout)
+    assert out["answer"] == "yes" and out["ctx"] == 32768
+    assert out["settings"] == {"OLLAMA_CONTEXT_LENGTH": "32768"}

@@ -385,3 +385,12 @@ def test_hub_rows_get_the_family_benchmark(hub, run):
 
     cap = lookup("hf.co/unsloth/Qwen3-30B-A3B-Instruct-2507-GGUF", 30.5, 3.3, "code", "Q4_K_M")
     assert cap.source == "no data"
+
+
+def test_tags_of_an_explicit_hub_tag_answers_as_pick_does(hub, run):
+    """`tags hf.co/…:Q4_K_M` used to mark its row the pick and answer "no" beside it."""
+    args = [f"{QWEN}:Q4_K_M", "--gpu", "RTX 4090", "--ram", "64GB", "--json"]
+    out, answer = json.loads(run("tags", *args).stdout), json.loads(run("pick", *args).stdout)
+    assert out["rows"][0]["picked"] and out["pick"]["answer"] == answer["answer"] == "yes"
+    assert out["pick"]["name"] == answer["name"] == f"{QWEN}:Q4_K_M"
+    assert out["pick"]["reason"] == answer["reason"]

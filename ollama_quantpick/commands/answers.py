@@ -16,11 +16,15 @@ def answer_json(result, reason: str | None = None, pick=None) -> dict:
             "closest": None, "lacks": None,
             "alternatives": [], "target_capability": None}
     if result.choice is not None and (pick is None or pick is result.choice.pick):
-        return {**base, **result.choice.to_json()}
+        out = {**base, **result.choice.to_json()}
+        if result.target is not None:  # an explicit MODEL:TAG was checked: nothing decided it
+            out["decided"] = None
+        return out
     if pick is not None:  # an explicit MODEL:TAG that fits
         return {**base, "name": pick.name, "ctx": pick.estimate.ctx, "pick": candidate_json(pick)}
     if reason is None:
-        reason = (nothing_fits(result.ranked, budget_label(req.budget)) if result.ranked
+        reason = (nothing_fits(result.ranked, budget_label(req.budget), req.min_speed)
+                  if result.ranked
                   else f"{req.label} has no tag that runs locally (only cloud tags)")
     return no_answer(base, result.ranked, reason, req.min_speed)
 

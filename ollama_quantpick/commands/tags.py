@@ -269,7 +269,7 @@ def command(models, task, ctx, kv_cache, prefer, min_speed, size, vram, ram, gpu
     else:
         from ollama_quantpick.score import nothing_fits
 
-        say(nothing_fits(result.ranked, label))
+        say(nothing_fits(result.ranked, label, req.min_speed))
     from ollama_quantpick.across import data_notes
 
     for note in data_notes(result.ranked):
