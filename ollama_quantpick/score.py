@@ -137,7 +137,12 @@ def rank(cands: list[Candidate], task: str, prefer: str = "balanced",
     for c in cands:
         c.quality = quality(c.quant, c.params_b, task, c.estimate.kv_cache, c.active_params_b,
                             c.native)
-        tps = c.estimate.tokens_per_s
+        # The exact speed, else its upper bound (GPU bandwidth unknown: the CPU part alone
+        # bounds a split tag), so an unknown speed never scores above a known one at that bound.
+        # None only for a tag wholly on a GPU of unknown bandwidth: nothing bounds it, and the
+        # GPU is the fastest place it can run, so it keeps the full term (docking it would rank
+        # the CPU and split tags, whose speed is known only because it is slow, above it).
+        tps = c.estimate.speed_cap
         u = speed_utility(tps, task) if prefer == "speed" else comfort(tps, task)
         # POLICY (docs/quality.md, scalar form): speed can cost a balanced pick at most 25 %.
         weight = {"quality": 0.0, "balanced": 0.25, "speed": 0.5}[prefer]
@@ -147,7 +152,6 @@ def rank(cands: list[Candidate], task: str, prefer: str = "balanced",
                               c.name.rsplit(":", 1)[-1])
         c.merit = relative(c.cap, task) * c.quality
         c.score = c.merit * (1 - weight + weight * (1 if u is None else u))
-        tps = c.estimate.speed_cap
         c.too_slow = bool(min_speed and tps is not None and tps < min_speed)
         c.picked = False
 

@@ -95,6 +95,34 @@ def test_prefer_speed_takes_the_fastest_close_enough():
     assert score.rank(c, "chat", prefer="speed")[0].quant.name == "q4_K_M"
 
 
+def bounded(quant, params, placement, bound):
+    """A candidate whose GPU bandwidth is unknown: only an upper bound on its speed (the CPU part
+    alone), or none at all when it runs wholly on that GPU."""
+    c = cand(quant, params, 40, placement)
+    c.estimate.tokens_per_s_max = bound
+    return c
+
+
+@pytest.mark.parametrize("prefer", ["balanced", "speed"])
+def test_an_unknown_speed_scores_no_better_than_its_upper_bound(prefer):
+    known, unknown = cand("q4_K_M", 70, 40, "split", tps=2.8), bounded("q4_K_M", 70, "split", 2.8)
+    score.rank([known], "chat", prefer, min_speed=2.65)
+    score.rank([unknown], "chat", prefer, min_speed=2.65)
+    assert unknown.score == pytest.approx(known.score)
+    # split, GPU bandwidth unknown: q8_0 at most 2.7 t/s loses to q3_K_M at most 6 t/s, as it
+    # does when the two speeds are known
+    slow, fast = bounded("q8_0", 70, "split", 2.7), bounded("q3_K_M", 70, "split", 6.0)
+    assert score.rank([slow, fast], "chat", prefer, min_speed=2.65)[0] is fast
+    slow, fast = cand("q8_0", 70, 75, "split", tps=2.7), cand("q3_K_M", 70, 34, "split", tps=6.0)
+    assert score.rank([slow, fast], "chat", prefer, min_speed=2.65)[0] is fast
+
+
+def test_a_tag_wholly_on_an_unknown_gpu_keeps_the_full_speed_term():
+    whole = bounded("q4_K_M", 8, "gpu", None)
+    score.rank([whole], "chat")
+    assert whole.score == pytest.approx(whole.merit)
+
+
 def test_too_slow_is_dropped_when_speed_is_known():
     c = [cand("q8_0", 70, 75, "cpu", tps=0.8), cand("q4_K_M", 8, 5, "cpu", tps=12)]
     assert score.rank(c, "general", min_speed=5)[0].quant.name == "q4_K_M"
