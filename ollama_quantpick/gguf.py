@@ -70,6 +70,11 @@ EXPERT_FF_FROM_SHAPE = "quantpick.expert_ff_from_shape"  # not a GGUF key: read 
 # Routed expert tensors, the set llama.cpp's fit and --n-cpu-moe move to the CPU
 # (LLM_FFN_EXPS_REGEX in common/arg.cpp); shared experts (`_shexp`) and the router stay.
 _ROUTED_EXPERTS = re.compile(r"\.ffn_(up|down|gate_up|gate)_(ch|)exps")
+# Older MoE files (Mixtral 8x7b) hold one tensor per expert, blk.N.ffn_gate.E.weight: Ollama's
+# GraphSize (fs/ggml/ggml.go) has a branch for them and llama.cpp's loader merges them into
+# ffn_*_exps, so they are routed experts when the header has an expert count. ASCII digits:
+# `\d` would match any Unicode digit.
+_SPLIT_EXPERTS = re.compile(r"\.ffn_(gate|up|down)\.[0-9]+\.weight$")
 
 
 class GGUFError(QuantpickError):
@@ -389,18 +394,21 @@ def _info(kv: dict[str, object], tensors: list[tuple[str, int, str, int]], size:
     output = expert = total = gate0 = embd = biggest = params = expert_params = 0
     type_bytes: dict[str, int] = {}
     has_output = any(t[0] == "output.weight" for t in tensors)
+    moe = _as_int(get("expert_count")) > 0
     for name, nbytes, tname, elements in tensors:
         total += nbytes
         params += elements
         type_bytes[tname] = type_bytes.get(tname, 0) + nbytes
         if name.startswith("blk."):
             idx = name.split(".", 2)[1]
-            routed = _ROUTED_EXPERTS.search(name) is not None
-            if idx.isdigit() and int(idx) < blocks:
+            split = moe and _SPLIT_EXPERTS.search(name) is not None
+            routed = split or _ROUTED_EXPERTS.search(name) is not None
+            # ASCII only: '²'.isdigit() is true and int() refuses it; '١' would be a layer
+            if idx.isascii() and idx.isdigit() and int(idx) < blocks:
                 layer_bytes[int(idx)] += nbytes
                 if routed:
                     layer_expert[int(idx)] += nbytes
-            if "_exps" in name:
+            if split or "_exps" in name:
                 expert += nbytes
                 expert_params += elements
             if name == "blk.0.ffn_gate_exps.weight":

@@ -23,7 +23,7 @@ PARAMS = "application/vnd.ollama.image.params"  # the Modelfile's PARAMETER line
 FOREVER = float("inf")  # blobs are addressed by digest: they never change
 # The version of what a cached header entry holds: bump it when the header reader's output
 # changes meaning (a new GGUFInfo field needs no bump: an entry without it is read again).
-HEADER_SCHEMA = 2
+HEADER_SCHEMA = 3  # 3: one-tensor-per-expert MoE files (old Mixtral) now carry their expert bytes
 # The first Range asks for 16 MiB: the reader stops as soon as the tensor table ends, so a large
 # first range costs no extra bytes, and it covers the whole header of almost every model in one
 # round trip (128k-262k-token vocabularies make 2.5-6 MB headers; bench/RESULTS.md).

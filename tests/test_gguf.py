@@ -92,3 +92,67 @@ def test_huge_array_length_is_refused_without_allocating():
 def test_hostile_headers_raise_the_projects_error(data, match):
     with pytest.raises(gguf.GGUFError, match=match):
         gguf.parse_header(data)
+
+
+def _moe_header(tmp_path, tensors, name="m") -> bytes:
+    """A two-layer llama with 8 experts (2 used), f16 tensors of the given shapes."""
+    import numpy as np
+
+    path = tmp_path / f"{name}.gguf"
+    w = gguf_pkg.GGUFWriter(path, "llama")
+    w.add_block_count(2)
+    w.add_context_length(4096)
+    w.add_embedding_length(64)
+    w.add_head_count(4)
+    w.add_head_count_kv(4)
+    w.add_feed_forward_length(128)
+    w.add_expert_count(8)
+    w.add_expert_used_count(2)
+    w.add_array("tokenizer.ggml.tokens", ["a", "b"])
+    for tname, shape in tensors:
+        n = int(np.prod(shape)) * 2
+        w.add_tensor_info(tname, shape, np.dtype(np.float16), n)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_ti_data_to_file()
+    w.close()
+    return path.read_bytes()
+
+
+def test_one_tensor_per_expert_is_read_as_an_moe(tmp_path):
+    # Older Mixtral files store blk.N.ffn_gate.E.weight per expert (Ollama's GraphSize has a
+    # branch for them; llama.cpp's loader merges them into ffn_*_exps): the same experts,
+    # named apart, must weigh the same as the merged file, and run as fast.
+    from ollama_quantpick.budget import Budget, GiB
+    from ollama_quantpick.estimators import base, fit
+    from ollama_quantpick.quants import lookup
+
+    common = [("token_embd.weight", (2, 64)), ("output.weight", (2, 64))]
+    common += [(f"blk.{i}.attn_q.weight", (64, 64)) for i in range(2)]
+    common += [(f"blk.{i}.ffn_gate_inp.weight", (8, 64)) for i in range(2)]
+    merged = common + [(f"blk.{i}.ffn_{p}_exps.weight", (8, 128, 64))
+                       for i in range(2) for p in ("gate", "up", "down")]
+    split = common + [(f"blk.{i}.ffn_{p}.{e}.weight", (128, 64))
+                      for i in range(2) for p in ("gate", "up", "down") for e in range(8)]
+    a = gguf.parse_header(_moe_header(tmp_path, merged, "merged"))
+    b = gguf.parse_header(_moe_header(tmp_path, split, "split"))
+    assert b.expert_bytes == a.expert_bytes == 2 * 3 * 8 * 128 * 64 * 2
+    assert b.layer_expert_bytes == a.layer_expert_bytes and b.layer_bytes == a.layer_bytes
+    budget = Budget([8 * GiB], 16 * 10**9, "cuda", 936.0, 51.2)
+    speed = [fit.estimate(base.Model(i, i.tensor_bytes), lookup("fp16"), budget,
+                          base.Run(4096)).tokens_per_s for i in (a, b)]
+    assert speed[1] == speed[0]
+    # a dense file with the same names (no expert_count) has no experts
+    dense = gguf.parse_header(_moe_header(tmp_path, split, "dense").replace(
+        b"llama.expert_count", b"llama.expert_cOunt"))
+    assert dense.expert_count == 0 and dense.expert_bytes == 0
+
+
+@pytest.mark.parametrize("idx", ["\u00b2", "\u0661", "1e"])
+def test_a_block_index_that_is_not_ascii_digits_is_not_a_layer(tmp_path, idx):
+    # '²'.isdigit() is true and int('²') raises; '١' (Arabic-indic one) would count as layer 1
+    data = _moe_header(tmp_path, [("blk.0.attn_q.weight", (64, 64)),
+                                  (f"blk.{idx}.attn_q.weight", (64, 64))])
+    info = gguf.parse_header(data)
+    assert info.layer_bytes == [64 * 64 * 2, 0]
+    assert info.tensor_bytes == 2 * 64 * 64 * 2
