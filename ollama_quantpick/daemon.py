@@ -249,6 +249,20 @@ class Daemon:
         self._installed = {m["name"]: m["digest"] for m in out}
         return out
 
+    def model_blob(self, name: str) -> str | None:
+        """The digest (hex) of an installed model's weights blob, or None when Ollama cannot say.
+        `ollama show`'s Modelfile starts with `FROM <ModelPath>`, the blob file `…/blobs/sha256-<hex>`
+        (ollama server/images.go, Model.String; server/routes.go, GetModelInfo)."""
+        import re
+
+        try:
+            shown = self._call(self.client.show, name)
+        except QuantpickError:  # an old or odd Ollama: the fit stays unknown, said so
+            return None
+        text = getattr(shown, "modelfile", None) or ""
+        m = re.search(r"^FROM\s+\S*sha256[-:]([0-9a-f]{64})\s*$", text, re.MULTILINE)
+        return m.group(1) if m else None
+
     def find(self, names: list[str], digest: str | None) -> str | None:
         """The installed name holding `digest` (or one of `names` when the digest is unknown)."""
         installed = self.installed()

@@ -255,6 +255,7 @@ def test_list_says_an_old_download_of_a_current_tag_is_outdated(site, ollama, ru
     current = world.find("phi4", "latest")
     assert current is not None
     ollama.installed = {"phi4:latest": "e" * 64, "phi4:gone": "f" * 64}
+    ollama.blobs = {"phi4:latest": "d" * 64}  # an older download: other weights
     res = run("list", "--json", "--vram", "24GB", "--ram", "32GB")
     assert res.exit_code == 0, res.stderr
     rows = {r["name"]: r for r in json.loads(res.stdout)["models"]}
@@ -268,3 +269,24 @@ def test_list_says_an_old_download_of_a_current_tag_is_outdated(site, ollama, ru
     assert rows["phi4:gone"]["note"] == "phi4:gone is not among the current tags of phi4 on ollama.com"
     table = run("list", "--vram", "24GB", "--ram", "32GB")
     assert "a newer phi4:latest is on ollama.com" in table.stderr
+
+
+def test_list_judges_an_outdated_tag_with_the_same_weights(site, ollama, run):  # noqa: F811
+    """Only the template or parameters changed (the weights blob is the newer manifest's): the
+    newer tag's estimate holds for the installed one, so FITS is known."""
+    current = world.find("phi4", "latest")
+    ollama.installed = {"phi4:latest": "e" * 64}
+    ollama.blobs = {"phi4:latest": current.blob_digest.removeprefix("sha256:")}
+    out = json.loads(run("list", "--json", "--vram", "24GB", "--ram", "32GB").stdout)
+    (row,) = out["models"]
+    assert row["outdated"] is True and row["fits"] is True and row["processor"] == "100% GPU"
+    ollama.installed = {"phi4:latest": current.digest}  # the up-to-date download, judged the same
+    fresh = json.loads(run("list", "--json", "--vram", "24GB", "--ram", "32GB").stdout)["models"][0]
+    assert (fresh["fits"], fresh["processor"], fresh["tokens_per_s"], fresh["outdated"]) == \
+        (row["fits"], row["processor"], row["tokens_per_s"], False)
+    ollama.installed = {"phi4:latest": "e" * 64}
+    assert row["note"] == ("a newer phi4:latest is on ollama.com; `ollama pull phi4:latest` updates "
+                           "it (the same weights: the fit shown holds for both)")
+    ollama.blobs = {"phi4:latest": "d" * 64}  # other weights: unknown, said
+    other = json.loads(run("list", "--json", "--vram", "24GB", "--ram", "32GB").stdout)["models"][0]
+    assert other["fits"] is None and "fit is unknown" in other["note"]

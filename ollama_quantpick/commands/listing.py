@@ -9,9 +9,11 @@ from ollama_quantpick.commands import common
 from ollama_quantpick.errors import NothingFits, QuantpickError
 
 
-def judge(name: str, digest: str, cfg, budget) -> dict:
+def judge(name: str, digest: str, cfg, budget, weights=None) -> dict:
     """Fit and the current pick for one installed model. The model's listing is read (cached) from
-    ollama.com; a model the library does not have (hf.co/…, a local Modelfile) gets a note."""
+    ollama.com; a model the library does not have (hf.co/…, a local Modelfile) gets a note.
+    `weights()`: the digest of the installed weights blob (asked of Ollama only when the installed
+    tag is outdated), or None when unknown."""
     from ollama_quantpick.table import processor
 
     model, _, tag = name.partition(":")
@@ -39,14 +41,24 @@ def judge(name: str, digest: str, cfg, budget) -> dict:
     mine = next((c for c in result.ranked if same(c)), None)
     newer = None if mine is not None else next((c for c in result.ranked if named(c)), None)
     if newer is not None:
-        # the tag exists but points to another download now: the installed one is outdated. Its
-        # own size and layout are not read (only the current manifest is), so its fit is unknown.
+        # the tag exists but points to another download now: the installed one is outdated. When
+        # its weights blob is the newer manifest's (a template or parameters changed), the newer
+        # one's estimate is the installed one's; otherwise its fit is unknown (not read).
         est = newer.estimate
         now = processor(est.vram_bytes, est.ram_bytes, est.placement) if est.placement != "no" \
             else "does not fit"
         out["outdated"] = True
-        out["note"] = (f"a newer {name} is on ollama.com; `ollama pull {name}` updates it (the "
-                       f"installed download's fit is unknown; the newer one: {now})")
+        layer = newer.artifact.manifest.model_layer if newer.artifact and newer.artifact.manifest \
+            else None
+        blob = weights() if weights is not None and layer is not None else None
+        fix = f"a newer {name} is on ollama.com; `ollama pull {name}` updates it"
+        if blob and layer is not None and layer.digest.removeprefix("sha256:") == blob:
+            out.update(fits=est.placement != "no", processor=now if est.placement != "no" else None,
+                       tokens_per_s=None if est.tokens_per_s is None else round(est.tokens_per_s, 1))
+            out["note"] = f"{fix} (the same weights: the fit shown holds for both)"
+        else:
+            out["note"] = (f"{fix} (the installed download's fit is unknown; the newer one: "
+                           f"{now})")
     elif mine is None:
         out["note"] = f"{name} is not among the current tags of {model} on ollama.com"
     else:
@@ -88,7 +100,8 @@ def command(vram, ram, gpu, offline, refresh, host, as_json):
     budget = common.resolve_budget(cfg, vram, ram, gpu)
     rows = []
     for m in sorted(models, key=lambda m: m["name"]):
-        rows.append({**m, **judge(m["name"], m["digest"], cfg, budget)})
+        rows.append({**m, **judge(m["name"], m["digest"], cfg, budget,
+                                  lambda name=m["name"]: daemon.model_blob(name))})
     if as_json:
         common.echo_json({"host": daemon.host, "budget": budget.to_json(),
                           "task": cfg.get("defaults.task") or "general", "models": rows})
