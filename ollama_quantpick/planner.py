@@ -308,24 +308,39 @@ def options(req: Request, pool: list[art.Artifact], default: int, ladder: list[i
     return base, alts
 
 
+def _model_key(ref: ModelRef) -> tuple:
+    """Which listing a name reads: `qwen3`, `qwen3:8b` and `qwen3:latest` read one (a Hub repo's
+    name in any case: the Hub resolves it so)."""
+    if ref.is_hf:
+        return (ref.host, (ref.namespace or "").lower(), ref.model.lower())
+    return (ref.host, ref.namespace, ref.model)
+
+
 def load_listings(refs: list[ModelRef]) -> list[art.Listing]:
     """Every model's tags page first, then the registry: an unknown model among several is a bad
-    request found before any manifest or GGUF header of the others is fetched."""
+    request found before any manifest or GGUF header of the others is fetched. One listing per
+    model, shared by every name of it (`qwen3 qwen3:8b`): one download is one artifact."""
     from ollama_quantpick import library
 
-    pages: list[tuple | None] = []
+    pages: dict[tuple, tuple | None] = {}
     for ref in refs:
+        if _model_key(ref) in pages:
+            continue
         if ref.is_hf:  # listed from the Hub by art.load
-            pages.append(None)
+            pages[_model_key(ref)] = None
             continue
         try:
-            pages.append(library.fetch_tags(ref))
+            pages[_model_key(ref)] = library.fetch_tags(ref)
         except UnknownModel as exc:
             if len(refs) == 1:
                 raise
             rest = ", ".join(r.display for r in refs if r is not ref)
             raise InputError(f"{exc}; drop it to decide among {rest}") from None
-    return [art.load(ref, fetched=page) for ref, page in zip(refs, pages)]
+    loaded: dict[tuple, art.Listing] = {}
+    for ref in refs:
+        if (key := _model_key(ref)) not in loaded:
+            loaded[key] = art.load(ref, fetched=pages[key])
+    return [loaded[_model_key(ref)] for ref in refs]
 
 
 def _model_pool(listing: art.Listing, ref: ModelRef, req: Request
@@ -372,8 +387,10 @@ def plan(req: Request, *, decide_pick: bool = True) -> Plan:
     defaults = []
     for listing, ref in zip(listings, req.refs):
         mine, tgt = _model_pool(listing, ref, req)
-        arts += mine
-        pool += _comparable(mine) if tgt is None else mine
+        # two names of one download (`qwen3:8b qwen3:latest`, `qwen3 qwen3:32b`) are one row
+        arts += [a for a in mine if not any(a is b for b in arts)]
+        pool += [a for a in (_comparable(mine) if tgt is None else mine)
+                 if not any(a is b for b in pool)]
         defaults.append(release_ctx(req, mine))
         if len(req.refs) == 1:
             target = tgt  # several models: an explicit tag competes like any other
@@ -383,6 +400,7 @@ def plan(req: Request, *, decide_pick: bool = True) -> Plan:
     default = max(defaults)
     longest = max((model_ctx(a) or 0 for a in pool if a.arch), default=0) or None
     ladder = ctx_ladder(req, default, longest)
+    listings = list({id(lst): lst for lst in listings}.values())  # each model's once
     result = Plan(req, listings[0], ladder[0], default, target=target, listings=listings,
                   notes=ctx_notes(req, arts) + env_notes(req))
     if not pool:

@@ -172,16 +172,14 @@ def decision(cfg: Config | None, flags: Mapping[str, Any] | None = None,
 
 def parse_models(models: str | Sequence[str]) -> list[ModelRef]:
     """One name or several (`qwen3 llama3.3`): each validated before anything is fetched; the
-    same model named twice counts once."""
+    same name twice counts once. Two names of one download (`qwen3 qwen3:32b`, `qwen3:8b
+    qwen3:latest`) are merged after loading (planner.plan), where each explicit tag is checked."""
     from ollama_quantpick.tagname import parse_model_ref
 
     names = [models] if isinstance(models, str) else list(models)
     if not names:
         raise InputError("name at least one model, e.g. 'qwen3' or 'qwen3 llama3.3'")
-    refs = list(dict.fromkeys(parse_model_ref(n) for n in names))
-    whole = {(r.namespace, r.model) for r in refs if r.tag is None}
-    # `qwen3 qwen3:32b`: every tag of qwen3 already competes; the explicit one adds nothing
-    return [r for r in refs if r.tag is None or (r.namespace, r.model) not in whole]
+    return list(dict.fromkeys(parse_model_ref(n) for n in names))
 
 
 def request(model: str | Sequence[str], budget: Budget, cfg: Config | None = None,

@@ -282,3 +282,26 @@ def test_capability_scale_keeps_the_single_model_reference_near_one():
     assert c.score == pytest.approx(c.quality * (1 - 0.1 + 0.1 * 1), rel=1e-6)
     assert math.isclose(capmod.relative(c.cap, "general"), 1.0)
 
+
+
+def test_two_names_of_one_download_are_one_row(site, run):
+    """`qwen3:8b qwen3:latest` showed qwen3:8b-q4_K_M twice, and pick's runner_up was the pick."""
+    budget = ["--vram", "0", "--ram", "64GB"]
+    # a bare name and one of its tags: each download once, the tags page read once
+    both = json.loads(run("tags", "qwen3:32b", "qwen3", *budget, "--json").stdout)["rows"]
+    assert sum(url.endswith("/library/qwen3/tags") for url in site.calls) == 1
+    names = [r["name"] for r in both]
+    assert len(names) == len(set(names)) == len(world.artifacts("qwen3"))
+    out = json.loads(run("tags", "qwen3:8b", "qwen3:latest", *budget, "--json").stdout)
+    assert [r["name"] for r in out["rows"]] == ["qwen3:8b-q4_K_M"]
+    assert sorted(out["rows"][0]["aliases"]) == ["8b", "latest"]
+    answer = json.loads(run("pick", "qwen3:8b", "qwen3:latest", *budget, "--json").stdout)
+    assert answer["name"] == "qwen3:8b-q4_K_M" and answer["runner_up"] is None
+
+
+def test_a_bad_tag_beside_its_bare_name_is_a_bad_request(site, run):
+    """`pick qwen3 qwen3:nosuch` dropped the bad tag unseen and answered qwen3:4b-q4_K_M, exit 0."""
+    result = run("pick", "qwen3", "qwen3:nosuch", "--vram", "0", "--ram", "64GB")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.startswith("Error: qwen3:nosuch is not a tag of qwen3; tags include ")
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -394,3 +394,9 @@ def test_tags_of_an_explicit_hub_tag_answers_as_pick_does(hub, run):
     assert out["rows"][0]["picked"] and out["pick"]["answer"] == answer["answer"] == "yes"
     assert out["pick"]["name"] == answer["name"] == f"{QWEN}:Q4_K_M"
     assert out["pick"]["reason"] == answer["reason"]
+
+
+def test_two_spellings_of_one_hub_quant_are_one_row(hub, run):
+    out = json.loads(run("tags", f"{QWEN}:q4_k_m", f"{QWEN}:Q4_K_M", *BUDGET, "--json").stdout)
+    assert [r["name"] for r in out["rows"]] == [f"{QWEN}:Q4_K_M"]
+    assert out["pick"]["runner_up"] is None

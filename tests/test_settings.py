@@ -153,3 +153,12 @@ def test_a_config_context_is_held_to_the_flags_range(tmp_path, text, where):
     # the edges are fine, and a flag wins over a bad config value without reading it
     assert settings.decision(cfg(tmp_path, "[defaults]\nctx = 256\n"), env={}).ctx == 256
     assert settings.decision(c, {"ctx": 4096}, entry, env={}).ctx == 4096
+
+
+def test_parse_models_keeps_an_explicit_tag_beside_its_bare_name():
+    """The tag is checked when the listing is read (a bad one is exit 2), and merged with the
+    bare name's rows there: dropping it here hid `qwen3:nosuch`."""
+    from ollama_quantpick.settings import parse_models
+
+    assert [r.display for r in parse_models(["qwen3", "qwen3:nosuch", "qwen3"])] == [
+        "qwen3", "qwen3:nosuch"]
