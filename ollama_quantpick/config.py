@@ -554,7 +554,7 @@ prefer = "balanced"       # quality, balanced, speed
 # cache_ttl = 86400       # seconds to trust cached ollama.com pages
 
 # [budget]                # override what `quantpick hw` detects
-# vram = "24GB"
+# vram = "24GB"          # each GPU's memory (the GPUs detected or named in gpu)
 # ram = "64GB"
 # gpu = "auto"            # "none" plans for the CPU alone; or a card: "RTX 4090", "2x RTX 3090"
 
