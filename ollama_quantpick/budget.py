@@ -24,6 +24,9 @@ class Budget:
     source: dict[str, str] = field(default_factory=dict)
     gpu_overhead_bytes: int = 0
     gpu_total: list[int] = field(default_factory=list)  # total memory per GPU (free when unknown)
+    # The CPU is Apple silicon's: its cores draw less of the chip's bandwidth than a PC's draw of
+    # theirs (data/speed.toml [cpu] eta_apple), with the GPU planned for or not (--gpu none).
+    cpu_apple: bool = False
 
     @property
     def vram_bytes(self) -> int:

@@ -530,4 +530,4 @@ def make_budget(hw: Hardware, *, vram: int | None = None, ram: int | None = None
     cpu_bw = next((g.bandwidth_gbps for g in hw.gpus if g.vendor == "apple"), None)
     source["cpu_bandwidth"] = "chip" if cpu_bw else "assumed"
     return Budget(free, ram_bytes, backend, bandwidth, cpu_bw or ASSUMED_CPU_GBPS, source,
-                  overhead, total)
+                  overhead, total, cpu_apple=any(g.vendor == "apple" for g in hw.gpus))

@@ -52,7 +52,10 @@ def tokens_per_s(gpu_bytes: float, cpu_bytes: float, quant: Quant,
         t_gpu = backend["t_fixed_ms"] / 1000 + gpu_bytes / (
             backend["eta"] * budget.gpu_bandwidth_gbps * 1e9 * quant.k_speed)
     if cpu_bytes > 0 and budget.cpu_bandwidth_gbps:
-        eta = c["cpu"]["eta_apple"] if budget.backend == "metal" else c["cpu"]["eta"]
+        # Apple's CPU cores draw ~0.55 of the chip's bandwidth whether or not the GPU is in
+        # the plan (--gpu none keeps the chip's bandwidth but makes the backend "cpu")
+        apple = budget.cpu_apple or budget.backend == "metal"
+        eta = c["cpu"]["eta_apple"] if apple else c["cpu"]["eta"]
         t_cpu = cpu_bytes / (eta * budget.cpu_bandwidth_gbps * 1e9 * cpu_factor(quant))
         if gpu_bytes <= 0:
             t_cpu += c["cpu"]["t_fixed_ms"] / 1000

@@ -57,3 +57,24 @@ def test_unknown_gpu_bandwidth_gives_only_a_bound():
     b = Budget([24 * GB], 64 * GB, "cuda", None, 51.2)
     tps, bound = tokens_per_s(20 * GB, 5 * GB, lookup("q4_K_M"), b)
     assert tps is None and bound == pytest.approx(tokens_per_s(0, 5 * GB, lookup("q4_K_M"), b)[0])
+
+
+@pytest.mark.parametrize("gpu,vram", [("none", None), ("auto", 0)])
+def test_an_apple_cpu_is_as_slow_with_the_gpu_left_out(gpu, vram):
+    """--gpu none and --vram 0 leave the CPU alone, but it is still Apple's: its cores draw ~0.55
+    of the chip's bandwidth (data/speed.toml eta_apple), not a PC's 0.85. M3 Max (400 GB/s),
+    4 GB of q4_0 read per token on the CPU: ~44 t/s whether or not the GPU is planned for."""
+    from ollama_quantpick.budget import GiB
+    from ollama_quantpick.hardware import GPU, Hardware, make_budget
+
+    hw = Hardware([GPU("apple", "Apple M3 Max", int(28 * GiB), int(28 * GiB), 400.0, "metal")],
+                  36 * GiB, 30 * GiB)
+    q = lookup("q4_0")
+    with_gpu = make_budget(hw, gpu="auto", env={})
+    without = make_budget(hw, gpu=gpu, vram=vram, env={})
+    assert without.backend == "cpu" and without.cpu_bandwidth_gbps == 400.0
+    alone, _ = tokens_per_s(0, 4e9, q, without)
+    assert alone == pytest.approx(tokens_per_s(0, 4e9, q, with_gpu)[0])
+    assert alone == pytest.approx(1 / (4e9 / (0.55 * 400e9 * 0.8)))
+    pc = make_budget(Hardware([], 36 * GiB, 30 * GiB), gpu="none", env={})
+    assert pc.cpu_apple is False and make_budget(hw, gpu="auto", env={}).cpu_apple is True
