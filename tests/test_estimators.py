@@ -236,6 +236,24 @@ def test_layout_swa_cells_follow_ollamas_cache():
     assert layout.kv_per_layer(gpt, 32768, 1, "f16", 512)[0] == base.pad(4096 + 512) * 8 * 64 * 4
 
 
+def test_layout_swa_cache_is_capped_at_the_context():
+    # kvcache/causal.go Init: a window memory of at least the context gives np·ctx cells (no
+    # batch on top); with np > 1 the memory is max(memory, window + 1), not memory + 1.
+    gpt = model("gpt-oss", "20b", "mxfp4")
+    row = 8 * 64 * 4  # 8 KV heads × (64 + 64) × f16
+    a = gpt.arch
+    assert layout.kv_per_layer(a, 4096, 1, "f16", 512)[0] == 4096 * row
+    assert layout.kv_per_layer(a, 4096, 2, "f16", 512)[0] == 2 * 4096 * row
+    assert layout.kv_per_layer(a, 32768, 2, "f16", 512)[0] == (2 * 4096 + 512) * row
+    g = model("gemma3", "27b").arch  # window 1024, no separate memory: np > 1 keeps window + 1
+    g_row = 16 * 128 * 2 * 2
+    assert layout.kv_per_layer(g, 8192, 2, "f16", 512)[0] == base.pad(2 * 1025 + 512) * g_row
+    assert layout.kv_per_layer(g, 1024, 1, "f16", 512)[0] == 1024 * g_row
+    # through the estimator: at 4096 every gpt-oss layer holds 4096 cells, SWA or not
+    e = run(gpt, budget(24), release=V12, ctx=4096, quant="mxfp4")
+    assert e.estimator == "layout" and e.kv_bytes == a.block_count * 4096 * row
+
+
 def test_layout_splits_when_it_must():
     e = run(model("llama3.3", "70b"), budget(24), release=Release((0, 12, 6)))
     assert e.estimator == "legacy"  # llama runs on the llama engine

@@ -36,18 +36,22 @@ SWA_MEMORY = {"gptoss": 4096, "gpt-oss": 4096, "gemma4": 4096, "llama4": 8192}
 
 
 def kv_per_layer(arch: GGUFInfo, ctx: int, parallel: int, kv_type: str, batch: int) -> list[int]:
-    """Ollama engine cache bytes per layer: full layers np·num_ctx cells, SWA layers
-    np·max(window, window+1 if np>1) + batch cells, padded to 256, at ggml's real sizes."""
+    """Ollama engine cache bytes per layer (kvcache/causal.go `Init`): full layers np·num_ctx
+    cells; SWA layers keep a memory of the window (4096 for NewSWAMemCache models), at least
+    window+1 when np > 1, and hold np·memory + batch cells, or np·num_ctx when that memory is
+    at least num_ctx; padded to 256, at ggml's real sizes."""
     swa = swa_layers(arch)
     rec = recurrent_layers(arch)
     state = recurrent_state_bytes(arch, parallel) if any(rec) else 0
-    window = SWA_MEMORY.get(arch.architecture, arch.sliding_window)
+    memory = SWA_MEMORY.get(arch.architecture, arch.sliding_window)
+    if parallel > 1:  # room for the stop token of a parallel sequence
+        memory = max(memory, arch.sliding_window + 1)
+    swa_cells = parallel * ctx if memory >= ctx else parallel * memory + batch
     out = []
     for i in range(arch.block_count):
         if rec[i]:
             out.append(state)
             continue
-        swa_cells = parallel * (window + 1 if parallel > 1 else window) + batch
         cells = swa_cells if swa[i] else parallel * ctx
         out.append(pad(cells) * kv_row_bytes(arch, i, kv_type))
     for i in arch.cross_attention_layers:  # mllama: f32 K and V of 1601 tokens × 4 tiles
