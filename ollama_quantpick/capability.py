@@ -115,6 +115,24 @@ def benchmark(task: str) -> str:
     return table()["tasks"][task]["benchmark"]
 
 
+def _repo_name(model: str) -> tuple[str, str]:
+    """(the repo name's words as a tag spells them, the same with `Qwen-3`/`Llama-3.1` joined as
+    the library writes them): `qwen3-32b-gguf` for hf.co/unsloth/Qwen3-32B-GGUF."""
+    words = model.rsplit("/", 1)[-1].lower().replace("_", "-")
+    return words, re.sub(r"([a-z])-(\d)", r"\1\2", words)
+
+
+def family_in(model: str, names) -> str | None:
+    """The longest of `names` (library model names) that a Hub repo's name holds, as a whole
+    word: `phi4-reasoning` in hf.co/unsloth/Phi-4-reasoning-GGUF, `qwq` in Qwen/QwQ-32B-GGUF."""
+    words, joined = _repo_name(model)
+    for fam in sorted(names, key=len, reverse=True):
+        pattern = rf"(?:^|[-_.]){re.escape(fam)}(?=$|[-_]|\.(?!\d))"
+        if re.search(pattern, joined) or re.search(pattern, words):
+            return fam
+    return None
+
+
 def hub_family(model: str, tag: str = "") -> tuple[str, str]:
     """A Hugging Face repo speaks for the library family its name holds: `hf.co/unsloth/
     Qwen3-32B-GGUF` → ("qwen3", "qwen3-32b-gguf"), the longest family first, `Llama-3.1` read as
@@ -122,20 +140,54 @@ def hub_family(model: str, tag: str = "") -> tuple[str, str]:
     Distilled models (`…-Distill-Qwen-32B`) and names with no family stay as they are."""
     if not model.startswith("hf.co/"):
         return model, tag
-    words = model.rsplit("/", 1)[-1].lower()
-    name = re.sub(r"([a-z])[-_](\d)", r"\1\2", words)
-    if "distill" in name:
+    words, joined = _repo_name(model)
+    if "distill" in joined:
         return model, tag
-    for fam in sorted(families(), key=len, reverse=True):
-        if re.search(rf"(?:^|[-_.]){re.escape(fam)}(?=$|[-_]|\.(?!\d))", name):
-            return fam, words.replace("_", "-")
-    return model, tag
+    fam = family_in(model, families())
+    return (fam, words) if fam else (model, tag)
+
+
+# A Hub repo's header counts every weight (Qwen3-32B: 32.8B, Qwen2.5-7B: 7.61B, their model
+# cards), while its name and the library's tags give the rounded size (32b, 7b). The widest gap
+# known: Llama 3.2 1B holds 1.24B (1.23B on meta-llama/Llama-3.2-1B's card), 24 % more. A size
+# within this factor of the count is taken as the name for it; one beyond it is another number
+# (Llama-4-Scout-17B-16E names its 17B active weights of 109B).
+SIZE_TOLERANCE = 1.3
+
+
+def _near(named: float, count: float) -> bool:
+    return abs(math.log(count / named)) <= math.log(SIZE_TOLERANCE)
+
+
+def hub_size(model: str, params_b: float | None, active_params_b: float | None
+             ) -> tuple[float | None, float | None]:
+    """The size a Hub repo goes by, as a library tag would name it: the one its name spells
+    (`32b` for the 32.8B of hf.co/unsloth/Qwen3-32B-GGUF, `30b-a3b`) when the header's count
+    agrees, else its family's measured size near the count (phi-4: 14.7B → 14b), else the
+    count itself. A library model's size is its tag's already: returned as given."""
+    if not model.startswith("hf.co/"):
+        return params_b, active_params_b
+    named = parse_tag(_repo_name(model)[0])
+    if named.params_b and not named.effective and (not params_b or _near(named.params_b,
+                                                                          params_b)):
+        return named.params_b, named.active_params_b
+    family, words = hub_family(model)
+    if params_b and family != model:
+        near = [r for r in rows() if r.model == family and r.params_b and r.applies(words)
+                and (r.active_params_b is None) == (active_params_b is None)
+                and _near(r.params_b, params_b)]
+        if near:
+            best = min(near, key=lambda r: abs(math.log(params_b / (r.params_b or params_b))))
+            return best.params_b, best.active_params_b
+    return params_b, active_params_b
 
 
 def lookup(model: str, params_b: float | None, active_params_b: float | None,
            task: str, tag: str = "") -> Capability:
     """The capability of `model` at this size (its tag name `tag`) for `task`, with where the
-    number came from."""
+    number came from. A Hub repo is looked up at the size its name gives (`hub_size`), so
+    hf.co/unsloth/Qwen3-32B-GGUF (32.8B) gets qwen3:32b's measured score."""
+    params_b, active_params_b = hub_size(model, params_b, active_params_b)
     model, tag = hub_family(model, tag)
     bench = benchmark(task).split(" (")[0]
     mine = [r for r in rows() if r.model == model and task in r.scores and r.applies(tag)]

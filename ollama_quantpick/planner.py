@@ -98,9 +98,18 @@ def _wanted_size(size: str):
     return want
 
 
+def _nominal(a: art.Artifact) -> tuple[float | None, float | None]:
+    """(params, active) as a tag names them: a Hub repo's header count (32.8) read as the size
+    its name gives (32b), as --size and the capability table spell it."""
+    from ollama_quantpick.capability import hub_size
+
+    return hub_size(a.name.rsplit(":", 1)[0], a.params_b, a.active_params_b)
+
+
 def _has_size(a: art.Artifact, want) -> bool:
-    return a.params_b == want.params_b and (
-        want.active_params_b is None or a.active_params_b == want.active_params_b)
+    params, active = _nominal(a)
+    return params == want.params_b and (
+        want.active_params_b is None or active == want.active_params_b)
 
 
 def _size_filter(listing: art.Listing, size: str | None) -> list[art.Artifact]:
@@ -110,8 +119,9 @@ def _size_filter(listing: art.Listing, size: str | None) -> list[art.Artifact]:
     want = _wanted_size(size)
     chosen = [a for a in arts if _has_size(a, want)]
     if not chosen:
-        sizes = sorted({f"{a.params_b:g}b" for a in arts if a.params_b})
-        raise InputError(f"{listing.ref.display} has no {size} size; it has {', '.join(sizes)}")
+        sizes = sorted({_size_name(a) for a in arts if a.params_b})
+        has = f"it has {', '.join(sizes)}" if sizes else "its size is unknown"
+        raise InputError(f"{listing.ref.display} has no {size} size; {has}")
     return chosen
 
 
@@ -124,8 +134,9 @@ def _size_name(a: art.Artifact) -> str:
             if info.params_b is not None:  # with the active size right after it, if any
                 return "-".join(words[i:i + 2]) if parse_tag("-".join(words[i:i + 2])) \
                     .active_params_b else word
-    active = f"-a{a.active_params_b:g}b" if a.active_params_b else ""
-    return f"{a.params_b:g}b{active}"
+    params, active_b = _nominal(a)
+    active = f"-a{active_b:g}b" if active_b else ""
+    return f"{params:g}b{active}"
 
 
 def _comparable(arts: list[art.Artifact]) -> list[art.Artifact]:
@@ -202,10 +213,14 @@ def env_notes(req: Request) -> list[str]:
 def task_floor(req: Request) -> tuple[int, bool]:
     """(the least context the task needs, whether a thinking model raised it): data/quants.toml
     [tasks] floor_ctx, and [thinking] for models that reason at length before answering."""
+    from ollama_quantpick.capability import family_in
+
     floor = data()["tasks"][req.task]["floor_ctx"]
     think = data()["thinking"]
-    if any(r.model in think["models"] for r in req.refs) and req.task in think["tasks"] \
-            and think["floor_ctx"] > floor:
+    # a Hub repo thinks as the library model its name holds (Qwen3-32B-GGUF as qwen3)
+    thinking = any(family_in(r.display.split(":", 1)[0], think["models"]) if r.is_hf
+                   else r.model in think["models"] for r in req.refs)
+    if thinking and req.task in think["tasks"] and think["floor_ctx"] > floor:
         return think["floor_ctx"], True
     return floor, False
 
@@ -357,13 +372,16 @@ def _model_pool(listing: art.Listing, ref: ModelRef, req: Request
                                  "on this machine")
             raise InputError(f"{ref.display} is not a tag of {ref.model}; tags include "
                              f"{known}")
-        # an explicit tag names its size: a --size that disagrees asks for two things at once
-        if req.size is not None and target.params_b is not None \
-                and not _has_size(target, _wanted_size(req.size)):
-            flag = req.size_from.removeprefix("the config's ")
-            asked = req.size.strip().lower()
-            raise InputError(f"{ref.display} is the {_size_name(target)} size, but "
-                             f"{req.size_from} asks for {asked}: drop {flag} or name a {asked} tag")
+    headers = listing.artifacts if target is None else [target]
+    if ref.is_hf:  # a Hub repo's size is its header's (one read for the repo): before --size
+        listing.warnings += art.attach_arch(ref, headers, exact=target)
+    # an explicit tag names its size: a --size that disagrees asks for two things at once
+    if target is not None and req.size is not None and _nominal(target)[0] is not None \
+            and not _has_size(target, _wanted_size(req.size)):
+        flag = req.size_from.removeprefix("the config's ")
+        asked = req.size.strip().lower()
+        raise InputError(f"{ref.display} is the {_size_name(target)} size, but "
+                         f"{req.size_from} asks for {asked}: drop {flag} or name a {asked} tag")
     try:
         arts = _size_filter(listing, req.size) if target is None else [target]
     except InputError:
@@ -371,8 +389,8 @@ def _model_pool(listing: art.Listing, ref: ModelRef, req: Request
             raise
         return [], None  # several models: --size picks among those that have the size
     params = art.attach_params_later(ref, arts)  # in the same round trip as the headers
-    listing.warnings += art.attach_arch(ref, listing.artifacts if target is None else [target],
-                                        exact=target)
+    if not ref.is_hf:
+        listing.warnings += art.attach_arch(ref, headers, exact=target)
     params()
     return arts, target
 

@@ -11,6 +11,7 @@ import pytest
 import responses
 
 import hf_hub
+import world
 from ollama_quantpick import gguf, hf, http, quants, score
 from ollama_quantpick.tagname import parse_model_ref
 
@@ -378,7 +379,7 @@ def test_a_hub_repo_speaks_for_the_library_family_its_name_holds(repo, family):
 def test_hub_rows_get_the_family_benchmark(hub, run):
     row = next(r for r in rows(run("tags", QWEN, "--task", "code", *BUDGET, "--json"))
                if r["tag"] == "Q4_K_M")
-    assert row["capability_source"] == "size law"
+    assert row["capability_source"] == "benchmark"  # its 32.8B are qwen3:32b's (hub_size)
     assert "qwen3:32b" in row["capability"]["basis"]
     # the 2507 update is a later model: the original Qwen3 row must not speak for it
     from ollama_quantpick.capability import lookup
@@ -400,3 +401,68 @@ def test_two_spellings_of_one_hub_quant_are_one_row(hub, run):
     out = json.loads(run("tags", f"{QWEN}:q4_k_m", f"{QWEN}:Q4_K_M", *BUDGET, "--json").stdout)
     assert [r["name"] for r in out["rows"]] == [f"{QWEN}:Q4_K_M"]
     assert out["pick"]["runner_up"] is None
+
+
+@pytest.fixture
+def hub_and_library():
+    """The Hub and ollama.com with its registry, for a decision across both."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        world.install(rsps)
+        yield hf_hub.install(rsps)
+
+
+@pytest.mark.parametrize("task", ["code", "math"])
+def test_a_hub_copy_of_a_measured_model_gets_its_measured_capability(hub_and_library, run, task):
+    """hf.co/unsloth/Qwen3-32B-GGUF (32.8B by its header) got qwen3:32b's score scaled by the
+    size law (code 64.3, "estimated"), tipping `pick qwen3 <repo>` on 64.2 vs 64.3."""
+    hub_row = rows(run("tags", f"{QWEN}:Q4_K_M", "--task", task, *BUDGET, "--json"))[0]
+    lib_row = rows(run("tags", "qwen3:32b", "--task", task, *BUDGET, "--json"))[0]
+    assert hub_row["params_b"] == 32.8 and lib_row["params_b"] == 32
+    assert hub_row["capability"] == lib_row["capability"]
+    assert hub_row["capability_source"] == "benchmark"
+    both = run("pick", "qwen3", QWEN, "--task", task, *BUDGET)
+    assert both.exit_code == 0 and "(estimated)" not in both.stderr
+
+
+@pytest.mark.parametrize("repo,count,size", [
+    (QWEN, (32.8, None), (32, None)),
+    ("hf.co/unsloth/Qwen3-30B-A3B-GGUF", (30.5, 3.3), (30, 3)),
+    ("hf.co/unsloth/phi-4-GGUF", (14.7, None), (14, None)),  # no size in the name: the row's
+    (SCOUT, (108.6, 17.2), (108.6, 17.2)),  # "17B" names the active weights: the count stays
+    ("hf.co/someone/Mystery-GGUF", (7.6, None), (7.6, None)),
+    ("qwen3", (32.8, None), (32.8, None)),  # a library model's size is its tag's already
+])
+def test_a_hub_repo_goes_by_the_size_its_name_gives(repo, count, size):
+    from ollama_quantpick.capability import hub_size
+
+    assert hub_size(repo, *count) == size
+
+
+def test_size_picks_among_a_hub_repos_quants(hub_and_library, run):
+    """--size 32b said "has no 32b size; it has" (nothing) for the repo, and left it out unseen
+    beside library models: its size came from the header, read after the filter."""
+    out = rows(run("tags", QWEN, "--size", "32b", *BUDGET, "--json"))
+    assert len(out) == len(rows(run("tags", QWEN, *BUDGET, "--json"))) > 1
+    beside = rows(run("tags", "phi4", QWEN, "--size", "32b", *BUDGET, "--json"))
+    assert {r["model"] for r in beside} == {QWEN}
+    other = run("tags", QWEN, "--size", "8b", *BUDGET)
+    assert other.exit_code == 2
+    assert other.stderr == f"Error: {QWEN} has no 8b size; it has 32b\n"
+    tag = run("pick", f"{QWEN}:Q4_K_M", "--size", "8b", *BUDGET)
+    assert tag.exit_code == 2 and f"{QWEN}:Q4_K_M is the 32b size, but --size asks" in tag.stderr
+
+
+def test_a_hub_thinking_model_gets_the_thinking_floor(hub_and_library, run):
+    """The 32K floor for math with a thinking model applied to qwen3:32b but not to the same
+    model from the Hub (8K)."""
+    cpu = ["--vram", "0", "--ram", "64GB", "--task", "math", "--json"]
+    lib = json.loads(run("tags", "qwen3:32b", *cpu).stdout)["request"]
+    hub = json.loads(run("tags", QWEN, *cpu).stdout)["request"]
+    assert hub["ctx"] == lib["ctx"] == 32768 and hub["ctx_default"] < 32768
+    from ollama_quantpick.capability import family_in
+
+    models = quants.data()["thinking"]["models"]
+    assert family_in("hf.co/Qwen/QwQ-32B-GGUF", models) == "qwq"
+    assert family_in("hf.co/unsloth/Phi-4-reasoning-GGUF", models) == "phi4-reasoning"
+    assert family_in("hf.co/unsloth/DeepSeek-R1-Distill-Qwen-32B-GGUF", models) == "deepseek-r1"
+    assert family_in("hf.co/unsloth/phi-4-GGUF", models) is None
