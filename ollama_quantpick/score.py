@@ -243,15 +243,27 @@ def _placed(est: Estimate) -> str:
 
 
 def step_up(ranked: list[Candidate], pick: Candidate) -> Candidate | None:
-    """The next better tag the pick was preferred over: the least merit above the pick's."""
+    """The next better tag the pick was preferred over: the least merit above the pick's among
+    those that fit (the pick beat them on speed or placement: that is what decided), else among
+    those that do not. A tag that cannot fit, of another model say, is no reason to name while
+    a better one that fits was passed over."""
     better = [c for c in ranked if c is not pick and not c.blocked
               and c.merit > pick.merit * (1 + TIE)]
-    return min(better, key=lambda c: c.merit) if better else None
+    fitting = [c for c in better if c.estimate.placement != "no"]
+    return min(fitting or better, key=lambda c: c.merit) if better else None
+
+
+def _name(b: Candidate, pick: Candidate) -> str:
+    """How the reason names `b` beside the pick: its quant when only that differs, its size too
+    when that differs, and its model when it is another model's ('llama3.3 70B q4_0')."""
+    if b.model != pick.model:
+        return f"{b.model} {_label(b)}"
+    return _label(b) if b.params_b != pick.params_b else b.quant.name
 
 
 def trade_off(b: Candidate, pick: Candidate, min_speed: float | None) -> tuple[str, str]:
     """(what decided, the runner-up's trade-off in plain words) for a better tag `b` passed over."""
-    est, name = b.estimate, _label(b) if b.params_b != pick.params_b else b.quant.name
+    est, name = b.estimate, _name(b, pick)
     if est.placement == "no":
         return "fit", f"{name} would need {format_bytes(est.total_bytes)}"
     speed = _speed(est).replace("tokens/s", "t/s")

@@ -489,3 +489,18 @@ def test_an_explicit_tag_planned_at_the_task_floor_says_the_setting(site, run):
                          "--json").stdout)
     assert out["answer"] == "yes" and out["ctx"] == 32768
     assert out["settings"] == {"OLLAMA_CONTEXT_LENGTH": "32768"}
+
+
+@pytest.mark.parametrize("ram", [[], ["--ram", "32GB"]])
+def test_adding_a_model_that_cannot_fit_keeps_the_true_reason(site, run, ram):
+    """qwen3 alone on the CPU: 4B q4_K_M is chosen for speed over 4B q8_0. Adding llama3.3,
+    whose 70B q4_0 cannot fit, must not change that to 'best that fits ... 70B q4_0 would need':
+    q8_0, the better tag that fits, is still what the pick beat, and on speed."""
+    args = ["--task", "code", "--gpu", "none", *ram, "--json"]
+    alone = json.loads(run("pick", "qwen3", *args).stdout)
+    both = json.loads(run("pick", "qwen3", "llama3.3", *args).stdout)
+    assert alone["name"] == both["name"] == "qwen3:4b-q4_K_M"
+    assert both["runner_up"]["name"] == "qwen3:4b-q8_0"
+    assert alone["decided"] == both["decided"] == "speed"
+    first = both["reason"].split("; over llama3.3")[0]
+    assert "chosen for speed" in first and "q8_0 would run at" in first and "would need" not in first

@@ -274,6 +274,32 @@ def test_the_reason_names_what_decided():
     assert decided == "speed" and "below the 2.65 t/s minimum" in reason
 
 
+def test_the_reason_names_the_better_tag_that_fits_before_one_that_does_not():
+    """A tag that cannot fit, with merit between the pick's and a slower one's that fits, does
+    not turn 'chosen for speed' into 'best that fits': the pick beat the one that fits on speed."""
+    pick, slower = cand("q4_K_M", 4, 3, "cpu", tps=12), cand("q8_0", 4, 5, "cpu", tps=8.9)
+    big = cand("q4_0", 70, 43, "no")
+    big.name = "llama3.3:70b-instruct-q4_0"
+    ranked = score.rank([slower, big, pick], "code")
+    pick.merit, big.merit, slower.merit = 1.0, 1.002, 1.02  # as LiveBench has it in the fixtures
+    reason, decided = score.explain(ranked, "code", "CPU only")
+    assert ranked[0] is pick and decided == "speed"
+    assert "4B q4_K_M: chosen for speed" in reason and "q8_0 would run at 8.9 t/s" in reason
+    assert "would need" not in reason
+    # with no better tag that fits, the one that does not is named, with its model
+    reason, decided = score.explain([pick, big], "code", "CPU only")
+    assert decided == "fit" and "; llama3.3 70B q4_0 would need 43.0 GB" in reason
+
+
+def test_a_tag_of_another_model_is_named_with_its_model():
+    pick, other = cand("q4_K_M", 8, 5, "gpu", tps=60), cand("q8_0", 8, 9, "split", tps=4.1)
+    other.name = "llama3.1:8b-instruct-q8_0"
+    ranked = score.rank([pick, other], "code")
+    other.merit = pick.merit * 1.1
+    reason, _ = score.explain(ranked, "code", "24 GB")
+    assert "; llama3.1 8B q8_0 would be split 40/81 at 4.1 t/s" in reason
+
+
 def test_balanced_stops_trading_quality_for_speed_past_reading_speed():
     assert score.comfort(5.3, "chat") == 1.0 and score.comfort(30, "chat") == 1.0
     assert score.comfort(2.65, "chat") == 0.0 and 0 < score.comfort(4, "chat") < 1
