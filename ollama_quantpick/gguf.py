@@ -134,6 +134,8 @@ class GGUFInfo:
     type_bytes: dict[str, int] = field(default_factory=dict)  # bytes per ggml tensor type
     imatrix: bool = False  # quantized with an importance matrix (`quantize.imatrix.*` keys)
     split_count: int = 0  # `split.count`: the file is part 1 of a split GGUF
+    # ne1 of blk.0.ffn_gate.0.weight, an old Mixtral's per-expert gate: GraphSize's 8x7b line
+    split_gate_ff: int = 0
 
     @property
     def mix(self) -> str:
@@ -391,7 +393,7 @@ def _info(kv: dict[str, object], tensors: list[tuple[str, int, str, int]], size:
     vocab = kv.get("tokenizer.ggml.tokens", 0)
     layer_bytes = [0] * blocks
     layer_expert = [0] * blocks
-    output = expert = total = gate0 = embd = biggest = params = expert_params = 0
+    output = expert = total = gate0 = embd = biggest = params = expert_params = split_ff = 0
     type_bytes: dict[str, int] = {}
     has_output = any(t[0] == "output.weight" for t in tensors)
     moe = _as_int(get("expert_count")) > 0
@@ -413,6 +415,8 @@ def _info(kv: dict[str, object], tensors: list[tuple[str, int, str, int]], size:
                 expert_params += elements
             if name == "blk.0.ffn_gate_exps.weight":
                 gate0 = nbytes
+            elif name == "blk.0.ffn_gate.0.weight" and embedding:
+                split_ff = elements // embedding  # shape [n_embd, n_ff]
             biggest = max(biggest, nbytes)
         elif name.startswith("output_norm") or name.startswith("output.") or (
             not has_output and name.startswith("token_embd.")
@@ -465,6 +469,7 @@ def _info(kv: dict[str, object], tensors: list[tuple[str, int, str, int]], size:
         # (ggml-org/llama.cpp src/llama-quant.cpp, LLM_KV_QUANTIZE_IMATRIX_*).
         imatrix=any(k.startswith("quantize.imatrix.") for k in kv),
         split_count=_as_int(kv.get("split.count")),
+        split_gate_ff=split_ff,
     )
 
 

@@ -156,3 +156,21 @@ def test_a_block_index_that_is_not_ascii_digits_is_not_a_layer(tmp_path, idx):
     info = gguf.parse_header(data)
     assert info.layer_bytes == [64 * 64 * 2, 0]
     assert info.tensor_bytes == 2 * 64 * 64 * 2
+
+
+def test_legacy_sizes_a_per_expert_mixtral_graph_with_ollamas_8x7b_line(tmp_path):
+    # fs/ggml/ggml.go GraphSize, llama: `blk.0.ffn_gate.0.weight` present → full and partial
+    # from its ne1 (n_ff), not the plain llama line.
+    from ollama_quantpick.estimators import legacy
+
+    common = [("token_embd.weight", (2, 64)), ("output.weight", (2, 64))]
+    split = common + [(f"blk.{i}.ffn_{p}.{e}.weight", (128, 64))
+                      for i in range(2) for p in ("gate", "up", "down") for e in range(8)]
+    info = gguf.parse_header(_moe_header(tmp_path, split, "split"))
+    assert info.split_gate_ff == 128 and info.gate_exps_bytes == 0
+    ctx, kv = 4096, 1000
+    b, c, e, h, hkv, dh, f1 = 512, 4096, 64, 4, 4, 16, 128
+    full = 4 * b * (2 + 3 * e + c * (1 + h) + 2 * hkv + f1)
+    partial = max(4 * b * (3 + dh * hkv + e + c * (1 + h) + f1) + (e * e + 3 * e * hkv * f1) * 9 // 16,
+                  4 * b * (1 + 2 * e + c * (1 + h)) + e * (6 * c * hkv // h + e * 9 // 16))
+    assert legacy.graph_size(info, ctx, kv) == (partial, full)

@@ -79,6 +79,12 @@ def graph_size(arch: GGUFInfo, ctx: int, kv_total: int, parallel: int = 1) -> tu
             ff = arch.feed_forward_length
             partial = max(3 * arch.gate_exps_bytes + 4 * b * (2 * ff + hkv + e + c + dh * hkv),
                           4 * (c * b * h + c * dh * hkv + b * 1024 + dh * hkv * b))
+        elif arch.split_gate_ff:  # one tensor per expert (Mixtral 8x7b): its own line too
+            f1 = arch.split_gate_ff
+            full = 4 * b * (2 + 3 * e + c * (1 + h) + 2 * hkv + f1)
+            partial = max(
+                4 * b * (3 + dh * hkv + e + c * (1 + h) + f1) + (e * e + 3 * e * hkv * f1) * 9 // 16,
+                4 * b * (1 + 2 * e + c * (1 + h)) + e * (6 * c * hkv // max(1, h) + e * 9 // 16))
     elif a in ("gemma", "gemma2", "gemma3", "gemma3n"):
         full = max(4 * b * (e + v), 4 * b * (2 + c + c * h + 2 * e + 2 * dk * h))
         partial = max(4 * e * b + e * v * 105 // 128 + 4 * v * b,
