@@ -186,7 +186,9 @@ def test_fit_breakdown_json(site, run):
     assert split["placement"] == "split" and 30 <= split["gpu_layers"] <= 45
 
 
-def test_fit_reads_the_tags_own_header(site, run):
+def test_fit_reads_the_tags_own_header(site, run, real_headers):
+    """It asks the registry for this blob: with headers shared between tests (conftest), an
+    earlier test in the same worker could have read it, and nothing was requested."""
     run("fit", "llama3.3:70b-instruct-q8_0", "--ctx", "8192", *BUDGET)
     q8 = world.find("llama3.3", "70b-instruct-q8_0").blob_digest
     assert any(url.endswith(q8) for url in site.calls)
