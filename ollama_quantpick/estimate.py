@@ -63,6 +63,7 @@ def scale_arch(arch: GGUFInfo, model_bytes: int) -> GGUFInfo:
     k = model_bytes / (arch.tensor_bytes + arch.header_bytes)
     return replace(arch, layer_bytes=[int(x * k) for x in arch.layer_bytes],
                    output_bytes=int(arch.output_bytes * k), expert_bytes=int(arch.expert_bytes * k),
+                   gate_exps_bytes=int(arch.gate_exps_bytes * k),
                    tensor_bytes=int(arch.tensor_bytes * k),
                    layer_expert_bytes=[int(x * k) for x in arch.layer_expert_bytes],
                    token_embd_bytes=int(arch.token_embd_bytes * k),

@@ -135,3 +135,22 @@ def test_scaled_sibling_keeps_the_shape():
     bigger = est.scale_arch(a, 2 * (a.tensor_bytes + a.header_bytes))
     assert bigger.block_count == a.block_count
     assert sum(bigger.layer_bytes) == pytest.approx(2 * sum(a.layer_bytes), rel=1e-6)
+
+
+def test_a_scaled_sibling_scales_every_tensor_size():
+    """Every tensor-size field of the header grows with the blob (gate_exps_bytes, which the
+    legacy Mixtral graph reads, was left at the reference quant's size); the header's own size
+    and the per-type mix are not tensor sizes of this blob."""
+    from dataclasses import fields, replace
+
+    a = replace(arch(), gate_exps_bytes=3 * 2**20, expert_bytes=9 * 2**20)
+    k = 2
+    bigger = est.scale_arch(a, k * (a.tensor_bytes + a.header_bytes))
+    for f in fields(a):
+        if not f.name.endswith("_bytes") or f.name in ("header_bytes", "type_bytes"):
+            continue
+        old, new = getattr(a, f.name), getattr(bigger, f.name)
+        if isinstance(old, list):
+            assert new == [int(x * k) for x in old], f.name
+        else:
+            assert new == int(old * k), f.name
