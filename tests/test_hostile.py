@@ -550,9 +550,11 @@ def test_stalled_library_costs_one_budget_and_says_so(run, monkeypatch, silent, 
     assert silent.accepted < http.RETRIES  # the budget, not the tries, ended the wait
 
 
-def test_a_stall_that_is_over_costs_nothing_later(scaled_stall):
+def test_a_stall_that_is_over_costs_nothing_later(monkeypatch):
     """One slow answer (a timeout, then the retry answers) starts the stall clock; the answer
     stops it. Past the budget, a request to the healthy host is still sent (it was refused)."""
+    monkeypatch.setattr(http, "TIMEOUT", (0.1, 0.2))  # scaled down further than scaled_stall
+    monkeypatch.setattr(http, "STALL_BUDGET_S", 0.4)
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -562,7 +564,7 @@ def test_a_stall_that_is_over_costs_nothing_later(scaled_stall):
         def do_GET(self):
             if self.path == "/slow-once" and not Handler.slowed:
                 Handler.slowed = True
-                time.sleep(0.8)  # past the 0.5 s read timeout, once
+                time.sleep(0.3)  # past the 0.2 s read timeout, once
             self.send_response(200)
             self.send_header("Content-Length", "2")
             self.end_headers()
@@ -577,7 +579,7 @@ def test_a_stall_that_is_over_costs_nothing_later(scaled_stall):
     try:
         assert http.get_text(base + "/slow-once").text == "ok"
         assert Handler.slowed and http.stalls.noted  # it did stall once
-        time.sleep(scaled_stall + 0.2)
+        time.sleep(http.STALL_BUDGET_S + 0.1)
         assert http.get_text(base + "/healthy").text == "ok"
     finally:
         server.shutdown()
