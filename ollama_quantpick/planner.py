@@ -135,6 +135,8 @@ def _size_name(a: art.Artifact) -> str:
                 return "-".join(words[i:i + 2]) if parse_tag("-".join(words[i:i + 2])) \
                     .active_params_b else word
     params, active_b = _nominal(a)
+    if params is None:  # no size known (a `latest` without a manifest): the tag itself
+        return a.tags[0] if a.tags else a.name.split(":", 1)[-1]
     active = f"-a{active_b:g}b" if active_b else ""
     return f"{params:g}b{active}"
 

@@ -259,6 +259,24 @@ def test_registry_down_falls_back_to_a_marked_estimate(run):
     assert sorted(q4["aliases"]) == ["14b", "latest"]
 
 
+def test_a_long_ctx_on_a_tag_of_unknown_size_is_a_note_not_a_traceback(run):
+    """gpt-oss's page names no size for `latest`; with the registry down nothing else does, and
+    the note on a --ctx past the model's context formatted a missing size (a TypeError)."""
+    import re
+
+    import responses
+
+    served = world.Served()
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        rsps.add_callback("GET", re.compile(re.escape(world.LIB) + ".*"),
+                          callback=lambda r: world.respond(r.url, dict(r.headers), served))
+        rsps.add("GET", re.compile(re.escape(world.REG) + ".*"), status=503)
+        result = run("pick", "gpt-oss", "--ctx", "16777216", *BUDGET)
+    assert result.exit_code in (0, 3), result.stderr
+    assert "Traceback" not in result.stderr
+    assert "context" in result.stderr and "not the 16777216 asked" in result.stderr
+
+
 def test_stale_cache_answers_and_says_how_old(site, run):
     import time
 
