@@ -216,12 +216,25 @@ def budget(cfg: Config | None, vram: str | None = None, ram: str | None = None,
     hw = detect(probe)
     gpu_r = resolve("gpu", gpu, cfg, env)
     gpu_r = Resolved(gpu_keyword(gpu_r.value), gpu_r.source)  # --gpu NONE, Auto: any case
+    if gpu_r.value == "none" and sizes["vram"][0]:
+        # "CPU alone" and a VRAM size from different places: the rule decides, as for any
+        # setting (--gpu none over the config's budget.vram, --vram over its budget.gpu = none);
+        # from the same place they contradict each other, and make_budget says so.
+        if _rank(gpu_r.source) < _rank(sizes["vram"][1]):
+            sizes["vram"] = (None, sizes["vram"][1])
+        elif _rank(sizes["vram"][1]) < _rank(gpu_r.source):
+            gpu_r = Resolved("auto", "default")
     planned = make_budget(hw, vram=sizes["vram"][0], ram=sizes["ram"][0], gpu=gpu_r.value,
                           vram_source=sizes["vram"][1], ram_source=sizes["ram"][1],
                           gpu_source=gpu_r.source)
     if gpu_r.value not in ("auto", "none"):  # show the GPU planned for, with this machine's RAM
         hw = named_hardware(gpu_r.value, sizes["ram"][0], hw)
     return hw, planned
+
+
+def _rank(source: str) -> int:
+    """A source's place in the rule: flag > env > config > default/detected."""
+    return {"flag": 0, "env": 1, "config": 2}.get(source.split()[0], 3)
 
 
 def host(cfg: Config | None, flag: str | None = None,

@@ -104,6 +104,20 @@ def test_budget_sources_name_the_level_that_won(tmp_path, monkeypatch):
     assert b.source["ram"] == "detected" and b.ram_bytes == 30 * 2**30 and b.backend == "cpu"
 
 
+def test_cpu_alone_and_a_vram_size_from_different_places_follow_the_rule(tmp_path, monkeypatch):
+    """A dotfiles config with budget.vram made `--gpu none` exit 2 ("drop one of them"): the
+    flag is the higher level and wins, as for every setting; the other way round too."""
+    import ollama_quantpick.hardware as hw_mod
+
+    monkeypatch.setattr(hw_mod, "detect", lambda probe=None: Hardware([], 32 * 2**30, 30 * 2**30))
+    _, b = settings.budget(cfg(tmp_path, '[budget]\nvram = "24GB"\n'), gpu="none")
+    assert b.gpu_free == [] and b.backend == "cpu"
+    _, b = settings.budget(cfg(tmp_path, '[budget]\ngpu = "none"\n'), vram="8GB")
+    assert b.gpu_free == [8 * 10**9]
+    with pytest.raises(InputError, match="drop one of them"):  # one level says both: a mistake
+        settings.budget(None, vram="8GB", gpu="none")
+
+
 def test_cache_mode_flags_and_ttl_from_config(tmp_path):
     from ollama_quantpick import http
 
