@@ -25,7 +25,7 @@ from pathlib import Path
 
 from ollama_quantpick.errors import InputError, QuantpickError
 from ollama_quantpick.settings import GPU, KV_CACHE, PREFER
-from ollama_quantpick.sizes import parse_size
+from ollama_quantpick.sizes import expected_size, memory_size
 
 
 def _tasks() -> tuple[str, ...]:
@@ -76,10 +76,11 @@ def _number(v):
 
 
 def _size(v):
+    # memory_size: a TOML integer is refused like a bare number (`vram = 24` is no 24 bytes)
     try:
-        parse_size(v)
+        memory_size(v, "")
     except InputError:
-        return "a size such as \"24GB\", \"16GiB\" or \"0\""
+        return expected_size(v)
     return None
 
 

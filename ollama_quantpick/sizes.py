@@ -81,7 +81,7 @@ def parse_size(text: str | int) -> int:
         raise InputError(f"'{shown(text)}' is beyond any machine's memory; use a form like "
                          f"{ACCEPTED_FORMS}")
     if value and not unit:
-        raise InputError(f"'{shown(text)}' has no unit: did you mean {_meant(number)}?")
+        raise InputError(f"'{shown(text)}' has no unit: did you mean {_said(_meant(number))}?")
     if value and value < MIN_MEMORY:
         bigger = "MB" if unit.startswith("k") else "GB"
         raise InputError(f"'{shown(text)}' is {format_bytes(value)}, less memory than any machine "
@@ -90,12 +90,26 @@ def parse_size(text: str | int) -> int:
 
 
 def _meant(number: str) -> str:
-    """What a number without a unit most likely meant: `24` → 24GB; a figure as large as a byte
-    count (`24000000000`) → that many bytes, said back in GB too."""
-    value = float(number)
-    if value >= MIN_MEMORY:
-        return f"{number}B ({format_bytes(value)})"
-    return f"{number}GB"
+    """What a number without a unit most likely meant, as a size parse_size takes: `24` → 24GB;
+    a figure as large as a byte count (`24000000000`) → that many bytes, `24000000000B`."""
+    return f"{number}B" if float(number) >= MIN_MEMORY else f"{number}GB"
+
+
+def _said(meant: str) -> str:
+    """The size meant, with a byte count said back in GB: `24000000000B (24.0 GB)`."""
+    return meant if meant.endswith("GB") else f"{meant} ({format_bytes(parse_size(meant))})"
+
+
+def expected_size(value: object) -> str:
+    """What a config check says a bad size should be: the size meant when it is a number
+    without a unit (`"24GB"`), else the accepted forms."""
+    number = str(value).strip()
+    if isinstance(value, (int, float, str)) and not isinstance(value, bool) and \
+            _SIZE_RE.fullmatch(number) and number.replace(".", "", 1).isdigit() and float(number):
+        meant = _meant(number)
+        return f"a size with its unit: did you mean \"{meant}\"" + \
+            ("" if meant.endswith("GB") else f" ({format_bytes(parse_size(meant))})") + "?"
+    return "a size such as \"24GB\", \"16GiB\" or \"0\""
 
 
 def memory_size(value: str | int, where: str) -> int:
@@ -105,9 +119,9 @@ def memory_size(value: str | int, where: str) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         if value == 0:
             return 0
-        key = where.removeprefix("config ")
-        raise InputError(f"{where} = {value} has no unit: did you mean {key} = "
-                         f"\"{_meant(str(value))}\"?")
+        key, meant = where.removeprefix("config "), _meant(str(value))
+        gloss = "" if meant.endswith("GB") else f" ({format_bytes(value)})"
+        raise InputError(f"{where} = {value} has no unit: did you mean {key} = \"{meant}\"{gloss}?")
     try:
         return parse_size(value)
     except InputError as exc:

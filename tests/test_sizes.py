@@ -50,6 +50,25 @@ def test_memory_size_names_the_flag_or_the_config_key():
     assert parse_size(24) == 24  # the Python API: an int is a byte count
 
 
+@pytest.mark.parametrize("value,meant", [(24000000000, "24000000000B"), ("24000000000", "24000000000B"),
+                                         (24, "24GB"), ("24", "24GB"), ("0.5", "0.5GB")])
+def test_the_size_a_config_is_told_it_meant_is_one_it_takes(value, meant):
+    """`did you mean budget.vram = "24000000000B (24.0 GB)"?` suggested a value that `config set`
+    refused; and a quoted "24" got no hint at all while an unquoted 24 did."""
+    import re
+
+    from ollama_quantpick.sizes import expected_size, memory_size
+
+    hint = expected_size(value)
+    said = re.search(r'did you mean "([^"]+)"', hint).group(1)
+    assert said == meant and memory_size(said, "x") > 0
+    if isinstance(value, int):
+        with pytest.raises(InputError) as err:
+            memory_size(value, "config budget.vram")
+        assert f'budget.vram = "{meant}"' in str(err.value)
+    assert expected_size("lots") == 'a size such as "24GB", "16GiB" or "0"'
+
+
 @pytest.mark.parametrize("bad", ["big", "-1GB", "24 GX", "GB", "1,5GB", ""])
 def test_bad_sizes_name_the_accepted_forms(bad):
     with pytest.raises(InputError, match="24GiB"):
