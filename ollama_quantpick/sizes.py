@@ -107,8 +107,11 @@ def expected_size(value: object) -> str:
     if isinstance(value, (int, float, str)) and not isinstance(value, bool) and \
             _SIZE_RE.fullmatch(number) and number.replace(".", "", 1).isdigit() and float(number):
         meant = _meant(number)
-        return f"a size with its unit: did you mean \"{meant}\"" + \
-            ("" if meant.endswith("GB") else f" ({format_bytes(parse_size(meant))})") + "?"
+        try:
+            gloss = "" if meant.endswith("GB") else f" ({format_bytes(parse_size(meant))})"
+            return f"a size with its unit: did you mean \"{meant}\"{gloss}?"
+        except InputError:
+            pass  # no size it could mean (400 digits): the accepted forms
     return "a size such as \"24GB\", \"16GiB\" or \"0\""
 
 
