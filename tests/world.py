@@ -136,6 +136,18 @@ MIX = {"fp16": ("f16", "f16", "f16"), "q8_0": ("q8_0", "q8_0", "q8_0"),
        "mxfp4": ("q8_0", "q8_0", "q8_0")}
 
 
+
+def said(text: str) -> list[str]:
+    """stderr as the lines it says: a wrapped note's continuation lines (indented two spaces)
+    joined back to the line they continue, so a test can name a whole note."""
+    out: list[str] = []
+    for line in text.splitlines():
+        if line.startswith("  ") and out:
+            out[-1] += " " + line.strip()
+        else:
+            out.append(line)
+    return out
+
 def nbytes(ttype: int, shape: list[int]) -> int:
     block, size = BLOCK[ttype]
     n = 1

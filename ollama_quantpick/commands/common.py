@@ -230,10 +230,14 @@ def echo_json(obj) -> None:
 
 
 def plan_notes(result) -> None:
-    """What the plan collected for the user (a stale cached page, a registry that gave no
-    manifest): one line each on stderr."""
-    for warning in result.warnings:
-        click.echo(warning, err=True)
+    """What the plan collected for the user on stderr: a warning (a stale cached page, a registry
+    that gave no manifest) as one line, always; a note (a --ctx past the model's context) as
+    notes are, wrapped and not under -q."""
+    for line in result.warnings:
+        if line.startswith("note: "):
+            note(line)
+        else:
+            click.echo(line, err=True)
 
 
 def decide_and_note(model, cfg: config_mod.Config, budget: Budget, **opts):
