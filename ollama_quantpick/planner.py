@@ -14,7 +14,7 @@ from ollama_quantpick.quants import data
 from ollama_quantpick.release import Release
 from ollama_quantpick.score import Candidate, Choice, Option, best_option, nothing_fits, rank
 from ollama_quantpick.sizes import format_bytes, parse_uint, shown
-from ollama_quantpick.tagname import ModelRef, parse_tag
+from ollama_quantpick.tagname import HF_HOSTS, ModelRef, parse_tag
 
 
 @dataclass
@@ -260,7 +260,10 @@ def ctx_notes(req: Request, arts: list[art.Artifact]) -> list[str]:
     short: dict[str, int] = {}
     for a in arts:
         if (own := model_ctx(a)) and own < req.ctx:
-            short.setdefault(f"{a.name.split(':', 1)[0]}:{_size_name(a)}", own)
+            model, size = a.name.split(":", 1)[0], _size_name(a)
+            # a library size is a tag (`phi4:14b`); a Hub repo has no size tags: `repo (32b)`
+            hub = model.split("/", 1)[0] in HF_HOSTS
+            short.setdefault(f"{model} ({size})" if hub else f"{model}:{size}", own)
     return [f"note: {name} has a {_k(own)} context ({own} tokens): planned at {own}, not the "
             f"{req.ctx} asked, as Ollama runs it (it caps num_ctx at the model's context)"
             for name, own in short.items()]

@@ -452,6 +452,14 @@ def test_size_picks_among_a_hub_repos_quants(hub_and_library, run):
     assert tag.exit_code == 2 and f"{QWEN}:Q4_K_M is the 32b size, but --size asks" in tag.stderr
 
 
+def test_a_ctx_past_a_hub_repos_context_names_the_repo_not_a_tag_it_lacks(hub_and_library, run):
+    """The note said `hf.co/unsloth/Qwen3-32B-GGUF:32b has a 40K context`: there is no :32b."""
+    result = run("pick", f"{QWEN}:Q4_K_M", "--ctx", "1000000", *BUDGET)
+    notes = [line for line in world.said(result.stderr) if "context (" in line]
+    assert notes and notes[0].startswith(f"note: {QWEN} (32b) has a ")
+    assert f"{QWEN}:32b" not in result.stderr
+
+
 def test_a_hub_thinking_model_gets_the_thinking_floor(hub_and_library, run):
     """The 32K floor for math with a thinking model applied to qwen3:32b but not to the same
     model from the Hub (8K)."""
