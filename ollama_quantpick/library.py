@@ -13,8 +13,9 @@ from ollama_quantpick.errors import QuantpickError, UnknownModel
 from ollama_quantpick.tagname import ModelRef
 
 LAYOUT_ERROR = (
-    "the Ollama library page layout was not understood ({url}); "
-    "quantpick may need an update — please report it"
+    "the Ollama library page layout was not understood ({url}); if a network login page "
+    "(hotel WiFi, a proxy) is in the way, sign in and run it again; else quantpick may need an "
+    "update — please report it"
 )
 
 

@@ -267,6 +267,10 @@ def parse_search_page(html: str) -> list[str]:
 def parse_model_page(html: str, ref: ModelRef) -> ModelInfo:
     """Description (meta tag, else first paragraph) and the `x-test-*` capability/size badges."""
     soup = _soup(html)
+    # A model page links to its tags and marks its sizes; a network's login page where
+    # ollama.com should be does neither, and must not be kept as this model's page.
+    if not soup.find(href=f"{ref.page_path}/tags") and not soup.find(attrs={"x-test-size": True}):
+        raise QuantpickError(LAYOUT_ERROR.format(url=redact(ref.page_path)))
     meta = soup.find("meta", attrs={"name": "description"})
     description = meta.get("content") if meta else None
     if not description and (p := soup.find("p")):

@@ -380,6 +380,21 @@ def test_a_captive_portals_page_is_not_kept_for_a_day(httpserver, run, monkeypat
     assert sum(1 for r, _ in httpserver.log if r.path == "/library/phi4/tags") == 2
 
 
+def test_a_captive_portals_model_page_is_not_kept_either(httpserver, run, monkeypatch):
+    """The model page (description, badges) read any HTML as a page with no description: the
+    portal's stayed in the cache, and `tags gemma3` showed an empty description for a day."""
+    base, _ = world.serve_http(httpserver)
+    monkeypatch.setenv("QUANTPICK_LIBRARY_URL", base)
+    monkeypatch.setenv("QUANTPICK_REGISTRY_URL", base)
+    httpserver.expect_oneshot_request("/library/gemma3").respond_with_data(
+        "<html><body><form>Log in to Hotel WiFi</form></body></html>", content_type="text/html")
+    first = run("tags", "gemma3", *BUDGET)
+    assert first.exit_code == 0, first.stderr  # the page only decorates the answer
+    second = run("tags", "gemma3", *BUDGET)
+    assert "[vision" in second.stdout.splitlines()[0]  # the real page, read again
+    assert sum(1 for r, _ in httpserver.log if r.path == "/library/gemma3") == 2
+
+
 # ---- secrets ------------------------------------------------------------------------------------
 
 def test_credentials_in_urls_never_reach_messages_or_cache_names(httpserver, run, monkeypatch,
