@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ollama_quantpick.errors import InputError, QuantpickError
-from ollama_quantpick.settings import GPU, KV_CACHE, PREFER
+from ollama_quantpick.settings import CTX_MAX, CTX_MIN, GPU, KV_CACHE, PREFER
 from ollama_quantpick.sizes import expected_size, memory_size
 
 
@@ -67,6 +67,12 @@ INT_MAX = 2**31 - 1
 def _int_pos(v):
     ok = isinstance(v, int) and not isinstance(v, bool) and 0 < v <= INT_MAX
     return None if ok else f"a positive integer up to {INT_MAX}"
+
+
+def _ctx(v):
+    """A context length in --ctx's range: `pick` refuses any other, so the file may not hold it."""
+    ok = isinstance(v, int) and not isinstance(v, bool) and CTX_MIN <= v <= CTX_MAX
+    return None if ok else f"an integer from {CTX_MIN} to {CTX_MAX} (tokens of context, as --ctx)"
 
 
 def _number(v):
@@ -118,7 +124,7 @@ def _names(v):
 
 
 SCHEMA = {
-    "defaults": {"task": _choice(_tasks), "ctx": _int_pos, "prefer": _choice(PREFER),
+    "defaults": {"task": _choice(_tasks), "ctx": _ctx, "prefer": _choice(PREFER),
                  "kv_cache": _choice(KV_CACHE), "min_speed": _number,
                  "cache_ttl": _int_pos},
     "budget": {"vram": _size, "ram": _size, "gpu": _gpu},
@@ -126,7 +132,7 @@ SCHEMA = {
 }
 # Keys renamed so that flag, config key and JSON share one name; the old spelling gets a pointer.
 RENAMED = {"defaults.min_tokens_per_s": "defaults.min_speed"}
-MODEL_KEYS = {"name": _names, "task": _choice(_tasks), "ctx": _int_pos, "prefer": _choice(PREFER),
+MODEL_KEYS = {"name": _names, "task": _choice(_tasks), "ctx": _ctx, "prefer": _choice(PREFER),
               "size": _text}
 
 
@@ -310,7 +316,7 @@ def parse_value(dotted: str, raw: str):
     from ollama_quantpick.sizes import parse_float, parse_uint, shown
 
     value: object = raw
-    if check in (_int_pos,):
+    if check in (_int_pos, _ctx):
         # ASCII digits only: '²' passes str.isdigit() but int() refuses it.
         number = parse_uint(raw, limit=INT_MAX)
         value = raw if number is None else number

@@ -34,7 +34,7 @@ def test_set_then_show(run, tmp_path):
 
 
 @pytest.mark.parametrize("text,message", [
-    ('[defaults]\nctx = "big"\n', "'defaults.ctx' = 'big'; expected a positive integer"),
+    ('[defaults]\nctx = "big"\n', "'defaults.ctx' = 'big'; expected an integer from 256"),
     ('[defaults]\ntask = "poetry"\n', "'defaults.task' = 'poetry'; expected one of"),
     ('[defaults]\ncolour = "red"\n', "unknown key 'defaults.colour'"),
     ('[budget]\nvram = "lots"\n', "'budget.vram' = 'lots'"),
@@ -153,7 +153,7 @@ def test_an_edit_that_leaves_another_problem_writes_and_says_so(run, tmp_path):
     result = run("config", "unset", "defaults.colour")
     assert result.exit_code == 0, result.stderr
     assert path.read_text() == '[defaults]\nctx = "big"   # mine\n'
-    assert "'defaults.ctx' = 'big'; expected a positive integer" in result.stderr
+    assert "'defaults.ctx' = 'big'; expected an integer from 256" in result.stderr
     result = run("config", "set", "defaults.ctx", "4096")
     assert result.exit_code == 0 and result.stderr == ""
     assert config.load(path).data == {"defaults": {"ctx": 4096}}
@@ -175,7 +175,7 @@ def test_update_checks_the_result_it_would_write(tmp_path):
     and the file stays as it was."""
     path = tmp_path / "config.toml"
     path.write_text('[defaults]\ntask = "chat"\n')
-    with pytest.raises(InputError, match="'defaults.ctx' = 'big'; expected a positive integer"):
+    with pytest.raises(InputError, match="'defaults.ctx' = 'big'; expected an integer from 256"):
         config.update(config.load(path), "defaults.ctx", "big")
     assert path.read_text() == '[defaults]\ntask = "chat"\n'
 
@@ -236,3 +236,35 @@ def test_a_hosts_credentials_are_written_never_shown(run, tmp_path, monkeypatch)
         text, js = run("config", "show", env=env).stdout, run("config", "show", "--json", env=env).stdout
         assert "s3cret" not in text + js and "http://***@127.0.0.1:9" in text
         assert json.loads(js)["settings"]["ollama.host"]["value"] == "http://***@127.0.0.1:9"
+
+
+@pytest.mark.parametrize("raw", ["255", "99999999", "0", "-1", "8192.0"])
+def test_set_ctx_takes_the_range_of_ctx_flag(run, tmp_path, raw):
+    """A ctx that `pick` would refuse is refused when set, with the range --ctx takes."""
+    from ollama_quantpick.settings import CTX_MAX, CTX_MIN
+
+    path = tmp_path / "config.toml"
+    run("config", "set", "defaults.task", "code")
+    before = path.read_text()
+    result = run("config", "set", "--", "defaults.ctx", raw)  # `--`: "-1" is no option
+    assert result.exit_code == 2 and path.read_text() == before
+    assert f"expected an integer from {CTX_MIN} to {CTX_MAX}" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("text", ['[defaults]\nctx = 99999999\n', '[[models]]\nname = "qwen3"\nctx = 255\n'])
+def test_hand_written_ctx_out_of_range_names_the_range(tmp_path, text):
+    from ollama_quantpick.settings import CTX_MAX, CTX_MIN
+
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    with pytest.raises(InputError, match=f"expected an integer from {CTX_MIN} to {CTX_MAX}"):
+        config.load(path)
+
+
+def test_set_ctx_at_the_limits_is_kept(run, tmp_path):
+    from ollama_quantpick.settings import CTX_MAX, CTX_MIN
+
+    for value in (CTX_MIN, CTX_MAX):
+        assert run("config", "set", "defaults.ctx", str(value)).exit_code == 0
+        assert config.load().get("defaults.ctx") == value
