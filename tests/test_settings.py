@@ -158,8 +158,13 @@ def test_every_spec_names_a_config_key_the_schema_knows():
     ('[[models]]\nname = "qwen3"\nctx = 100\n', "config [[models]] qwen3: ctx = 100"),
 ])
 def test_a_config_context_is_held_to_the_flags_range(tmp_path, text, where):
-    """`--ctx 255` exits 2 (256 to 2^24), but `defaults.ctx = 255` was accepted and planned with."""
-    c = cfg(tmp_path, text)
+    """`--ctx 255` exits 2 (256 to 2^24), but `defaults.ctx = 255` was accepted and planned with.
+    Reading the file refuses it now; decision() still holds a Config built without that check."""
+    from ollama_quantpick.tomlcompat import tomllib
+
+    with pytest.raises(InputError, match="expected an integer from 256 to 16777216"):
+        cfg(tmp_path, text)
+    c = config.Config(tmp_path / "c.toml", True, tomllib.loads(text))
     entry = c.models[0] if c.models else None
     with pytest.raises(InputError) as exc:
         settings.decision(c, {}, entry, env={})
