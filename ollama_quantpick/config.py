@@ -202,6 +202,21 @@ def _problems(data: dict, path: Path) -> Iterator[str]:
             elif (section, key) == ("ollama", "host") and (
                     bad := _host_problem(v, f"ollama.host in {where}")):
                 yield bad  # here, not at first use, where it was blamed on a --host never given
+    yield from _across(data, where)
+
+
+def _across(data: dict, where: str) -> Iterator[str]:
+    """Problems of keys that are each fine alone but not together (make_budget refuses them)."""
+    budget = data.get("budget")
+    if not isinstance(budget, dict):
+        return
+    gpu, vram = budget.get("gpu"), budget.get("vram")
+    if gpu is None or vram is None or _gpu(gpu) is not None or _size(vram) is not None:
+        return  # a missing key, or one with its own problem (said once, by its own check)
+    if gpu.strip().lower() == "none" and memory_size(vram, "") != 0:
+        # no values in the line: an edit of budget.vram alone then adds no new problem
+        yield (f"{where}: 'budget.gpu' = none plans for the CPU alone, but 'budget.vram' gives "
+               "a GPU; drop one of them")
 
 
 def _rename_hint(path: Path, old: str, new: str, value) -> str:

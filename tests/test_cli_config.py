@@ -268,3 +268,38 @@ def test_set_ctx_at_the_limits_is_kept(run, tmp_path):
     for value in (CTX_MIN, CTX_MAX):
         assert run("config", "set", "defaults.ctx", str(value)).exit_code == 0
         assert config.load().get("defaults.ctx") == value
+
+
+@pytest.mark.parametrize("first,second", [
+    (("budget.vram", "24GB"), ("budget.gpu", "none")),
+    (("budget.vram", "24GB"), ("budget.gpu", "NONE")),
+    (("budget.gpu", "None"), ("budget.vram", "24GB")),
+])
+def test_set_refuses_gpu_none_with_a_vram(run, tmp_path, first, second):
+    """budget.gpu = none with a VRAM budget is refused by every planning command (`hw` exit 2),
+    so the edit that makes the file say both is refused: one line naming both keys, file kept."""
+    path = tmp_path / "config.toml"
+    assert run("config", "set", *first).exit_code == 0
+    before = path.read_text()
+    result = run("config", "set", *second)
+    assert result.exit_code == 2 and path.read_text() == before
+    assert "'budget.gpu'" in result.stderr and "'budget.vram'" in result.stderr
+    assert "drop one of them" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert run("hw").exit_code != 2  # the file as kept is one the planning commands take
+
+
+def test_gpu_none_with_zero_vram_is_no_problem(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text('[budget]\ngpu = "none"\nvram = 0\n')
+    assert config.load(path).get("budget.gpu") == "none"
+
+
+def test_hand_written_gpu_none_with_vram_is_one_line_naming_the_file(run, tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text('[budget]\nvram = "24GB"\ngpu = "none"\n')
+    result = run("hw")
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"Error: {path}: ")
+    assert "'budget.gpu'" in result.stderr and "'budget.vram'" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -161,11 +161,12 @@ def test_twenty_concurrent_sets_all_land(tmp_path):
     instead of an interpreter start and the imports each (~0.1 s of CPU apiece)."""
     path = tmp_path / "config.toml"
     path.write_text("# shared\n[defaults]\ntask = \"chat\"\n")
+    # budget.gpu is never "none": with a budget.vram set, that edit is refused
     values = [("defaults.task", "math", "code"), ("defaults.ctx", "4096", "8192"),
               ("defaults.prefer", "speed", "quality"), ("defaults.kv_cache", "q8_0", "q4_0"),
               ("defaults.min_speed", "3", "7.5"), ("defaults.cache_ttl", "60", "120"),
               ("budget.vram", "8GB", "12GB"), ("budget.ram", "16GB", "32GB"),
-              ("budget.gpu", "none", "auto"), ("ollama.host", "http://a:1", "http://b:2")]
+              ("budget.gpu", "RTX 4090", "auto"), ("ollama.host", "http://a:1", "http://b:2")]
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(["ollama_quantpick.cli", "ollama_quantpick.commands.config",
                                 "world"])  # what `config set` imports
