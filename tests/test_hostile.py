@@ -45,7 +45,7 @@ NUMBERS = [
     ({}, ["tags", "phi4", *BUDGET, "--min-speed", "-1"], "'-1' is not a number >= 0"),
     ({}, ["pick", "phi4", *BUDGET, "--ctx", "9" * 400], "--ctx"),
     ({}, ["fit", "phi4:14b-q8_0", *BUDGET, "--ctx", "9" * 400], "--ctx"),
-    ({}, ["config", "set", "defaults.ctx", "²"], "'defaults.ctx' = '²'; expected a positive"),
+    ({}, ["config", "set", "defaults.ctx", "²"], "'defaults.ctx' = '²'; expected an integer from 256"),
     ({}, ["config", "set", "defaults.ctx", "9" * 400], "'defaults.ctx' = '99999"),
     ({}, ["config", "set", "defaults.min_speed", "nan"], "expected a number >= 0"),
     ({}, ["config", "set", "defaults.min_speed", "1.5e400"], "expected a number >= 0"),
