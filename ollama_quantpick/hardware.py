@@ -506,6 +506,15 @@ def make_budget(hw: Hardware, *, vram: int | None = None, ram: int | None = None
             larger = " (pass --ram for a larger configuration)" if named else ""
             raise InputError(f"{vram_said} {format_bytes(vram)} is more than the {chip}'s "
                              f"{hw.ram_bytes / GiB:.0f} GiB of unified memory{larger}")
+        biggest = max((g.vram_bytes for g in gpus), default=0)
+        if not named and len(gpus) > 1 and vram > biggest:
+            # More than any of this machine's cards has: most likely a total meant for all of
+            # them (--vram is each GPU's), which would plan twice the memory. One detected card
+            # may be overridden (planning for a bigger one); a named card may be a variant
+            # (RTX 4060 Ti 8 or 16 GB), so neither is refused.
+            raise InputError(f"{vram_said} {format_bytes(vram)} is more than any of the "
+                             f"{len(gpus)} GPUs detected has ({format_bytes(biggest)}): --vram is "
+                             "the memory of each GPU; to plan for other cards, name them with --gpu")
         count = max(1, len(gpus))
         # a stated size is each card's total (the context tiers use it); the overhead comes off
         # what the release can place, as on a detected card

@@ -362,6 +362,20 @@ def test_vram_is_each_named_gpus_memory():
     assert one.gpu_free == [20 * GiB]
 
 
+def test_a_vram_above_every_detected_card_is_a_total_refused_not_doubled():
+    """With two 24 GiB cards detected, `--vram 48GB` (a total, as it meant before --vram was per
+    GPU) planned 96 GB without a word. One detected card may still be overridden upwards."""
+    two = hardware.Hardware([hardware.GPU("nvidia", "RTX 3090", 24 * GiB, 23 * GiB, 936.0),
+                             hardware.GPU("nvidia", "RTX 3090", 24 * GiB, 23 * GiB, 936.0)],
+                            64 * GiB, 60 * GiB)
+    with pytest.raises(InputError, match=r"--vram 48\.0 GB is more than any of the 2 GPUs "
+                                         r"detected has \(25\.8 GB\): --vram is the memory of each"):
+        hardware.make_budget(two, vram=48 * 10**9)
+    assert hardware.make_budget(two, vram=20 * GiB).gpu_free == [20 * GiB] * 2
+    one = hardware.Hardware(two.gpus[:1], 64 * GiB, 60 * GiB)
+    assert hardware.make_budget(one, vram=48 * 10**9).gpu_free == [48 * 10**9]
+
+
 @pytest.mark.parametrize("source,message", [
     ("flag", "--gpu none plans for the CPU alone, but --vram 24.0 GB gives a GPU; drop one of them"),
     ("config", "config budget.gpu = none plans for the CPU alone, but config budget.vram 24.0 GB"),
