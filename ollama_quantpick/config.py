@@ -193,8 +193,10 @@ def _problems(data: dict, path: Path) -> Iterator[str]:
         for key, v in value.items():
             check = SCHEMA[section].get(key)
             if (new := RENAMED.get(f"{section}.{key}")) is not None:
+                new_section, _, new_key = new.partition(".")
+                set_too = isinstance(data.get(new_section), dict) and new_key in data[new_section]
                 yield (f"{where}: '{section}.{key}' is now called '{new}'; "
-                       f"{_rename_hint(path, f'{section}.{key}', new, v)}")
+                       f"{_rename_hint(path, f'{section}.{key}', new, v, set_too)}")
             elif check is None:
                 yield f"{where}: unknown key '{section}.{key}' (known: {', '.join(SCHEMA[section])})"
             elif (expected := check(v)) is not None:
@@ -219,11 +221,16 @@ def _across(data: dict, where: str) -> Iterator[str]:
                "a GPU; drop one of them")
 
 
-def _rename_hint(path: Path, old: str, new: str, value) -> str:
-    """The commands that rename the key, where `quantpick config` edits this very file."""
+def _rename_hint(path: Path, old: str, new: str, value, set_too: bool = False) -> str:
+    """The commands that rename the key, where `quantpick config` edits this very file. When the
+    new key is `set_too`, only the old one goes: setting the new one to the old value would undo
+    the user's later choice."""
     from ollama_quantpick.paths import config_file
 
-    if Path(path).absolute() != config_file().absolute():
+    here = Path(path).absolute() == config_file().absolute()
+    if set_too:
+        return f"'{new}' is set too: remove the old key" + (f": quantpick config unset {old}" if here else "")
+    if not here:
         return "rename it"
     import shlex
 
@@ -554,12 +561,20 @@ def update(cfg: Config, dotted: str, value) -> list[str]:
         new_text = bom + (new_text.replace("\n", "\r\n") if crlf else new_text)
         data = _toml(new_text, cfg.path)  # proves tomlkit wrote valid TOML
         left = problems(data, cfg.path)
+        known = {_gist(p) for p in before}
         for problem in left:
-            if problem not in before:
+            if _gist(problem) not in known:
                 raise InputError(problem)
         write_atomic(cfg.path, new_text)
     cfg.data, cfg.exists = data, True
     return left
+
+
+def _gist(problem: str) -> str:
+    """A problem without its advice: a renamed key's advice changes when its new name is set, and
+    that edit adds no problem."""
+    head, sep, rest = problem.partition("' is now called '")
+    return head + sep + rest.partition("'")[0] if sep else problem
 
 
 STARTER = """\

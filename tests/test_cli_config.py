@@ -303,3 +303,28 @@ def test_hand_written_gpu_none_with_vram_is_one_line_naming_the_file(run, tmp_pa
     assert result.stderr.startswith(f"Error: {path}: ")
     assert "'budget.gpu'" in result.stderr and "'budget.vram'" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_renamed_key_beside_its_new_name_is_only_removed(run, tmp_path):
+    """With min_speed set after the old min_tokens_per_s, the advice was to unset the old key and
+    set min_speed to the OLD value, overwriting the 6 just set. Now it says only to unset it, and
+    following it keeps the 6."""
+    path = tmp_path / "config.toml"
+    path.write_text("[defaults]\nmin_tokens_per_s = 4.0\n")
+    result = run("config", "set", "defaults.min_speed", "6")
+    assert result.exit_code == 0, result.stderr
+    shown = run("config", "show")
+    assert shown.exit_code == 2 and len(shown.stderr.strip().splitlines()) == 1
+    assert "quantpick config unset defaults.min_tokens_per_s" in shown.stderr
+    assert "config set" not in shown.stderr and "4.0" not in shown.stderr
+    assert "config set" not in result.stderr  # the warning after the set says the same
+    assert run("config", "unset", "defaults.min_tokens_per_s").exit_code == 0
+    assert config.load(path).get("defaults.min_speed") == 6
+
+
+def test_renamed_key_beside_its_new_name_in_another_file_is_told_to_remove_it(tmp_path):
+    path = tmp_path / "other.toml"  # not QUANTPICK_CONFIG: `quantpick config` edits another file
+    path.write_text("[defaults]\nmin_tokens_per_s = 4.0\nmin_speed = 6\n")
+    with pytest.raises(InputError) as exc:
+        config.load(path)
+    assert str(exc.value).endswith("'defaults.min_speed' is set too: remove the old key")
