@@ -14,6 +14,10 @@ from ollama_quantpick.errors import InputError
 URL_VARS = ("QUANTPICK_LIBRARY_URL", "QUANTPICK_REGISTRY_URL", "QUANTPICK_HF_URL", "OLLAMA_HOST")
 TOKEN_VARS = ("HF_TOKEN",)  # sent as a bearer token; scrubbed like a URL's password
 _USERINFO_RE = re.compile(r"(?<=//)[^/?#@\s]*@")
+# OLLAMA_HOST and ollama.host may omit the scheme (`me:pw@gpu-box:11434`; Ollama's client adds
+# http://): userinfo then leads the value. The run stops at / ? #, so an '@' in a path or query is
+# left alone, and host:port has no '@' at all.
+_BARE_USERINFO_RE = re.compile(r"^(\s*)([^/?#@\s]*)@")
 
 
 def cache_dir() -> Path:
@@ -43,6 +47,7 @@ def config_file() -> Path:
 def redact(url: str) -> str:
     """`url` fit to show: no user or password, no query (signed storage URLs carry tokens)."""
     text = _USERINFO_RE.sub("***@", str(url))
+    text = _BARE_USERINFO_RE.sub(r"\1***@", text)  # `http://…` stops it at the first '/'
     return text.split("?", 1)[0] + ("?…" if "?" in text else "")
 
 
@@ -51,8 +56,10 @@ def secrets() -> list[str]:
     found = set()
     for var in URL_VARS:
         value = os.environ.get(var) or ""
-        for m in re.finditer(r"//([^/?#@\s]*)@", value):
-            info = m.group(1)
+        infos = [m.group(1) for m in re.finditer(r"//([^/?#@\s]*)@", value)]
+        if bare := _BARE_USERINFO_RE.match(value):  # `me:pw@host`, Ollama's scheme-less form
+            infos.append(bare.group(2))
+        for info in infos:
             found.update(x for x in (info, info.partition(":")[2]) if len(x) >= 3)
     for var in TOKEN_VARS:
         if len(token := (os.environ.get(var) or "").strip()) >= 8:

@@ -439,6 +439,46 @@ def test_redirect_location_with_a_token_is_not_shown():
     assert "tok" not in str(err.value) and "abc" not in str(err.value)
 
 
+@pytest.mark.parametrize("given,shown", [
+    ("me:s3cret@gpu-box.example:11434", "***@gpu-box.example:11434"),  # Ollama's scheme-less form
+    ("  me:s3cret@gpu-box.example", "  ***@gpu-box.example"),
+    ("http://me:s3cret@gpu-box.example:11434", "http://***@gpu-box.example:11434"),
+    ("gpu-box.example:11434", "gpu-box.example:11434"),  # host:port has no user
+    ("[::1]:11434", "[::1]:11434"),
+    ("gpu-box.example:11434/api@v1", "gpu-box.example:11434/api@v1"),  # an '@' in a path
+    ("http://gpu-box.example/a@b", "http://gpu-box.example/a@b"),
+    ("gpu-box.example?k=a@b", "gpu-box.example?…"),  # in a query: the query goes anyway
+])
+def test_redact_hides_userinfo_with_or_without_a_scheme(given, shown):
+    from ollama_quantpick.paths import redact
+
+    assert redact(given) == shown
+
+
+def test_a_scheme_less_host_with_a_password_is_never_shown(run, monkeypatch, tmp_path):
+    """`config set ollama.host me:s3cret@…` printed the password, and so did `config show`."""
+    secret = "s3cret-pw"
+    host = f"me:{secret}@gpu-box.example:11434"
+    results = [run("config", "set", "ollama.host", host)]
+    assert results[0].exit_code == 0
+    assert "***@gpu-box.example:11434" in results[0].stdout
+    results += [run("config", "show"), run("config", "show", "--json")]
+    (tmp_path / "config.toml").unlink()
+    monkeypatch.setenv("OLLAMA_HOST", f"me:{secret}@127.0.0.1:9")
+    results += [run("config", "show"), run("config", "show", "--json")]
+    assert all(r.exit_code == 0 for r in results)
+    assert all(secret not in r.stdout + r.stderr for r in results)
+    assert json.loads(results[-1].stdout)["settings"]["ollama.host"]["value"] == "***@127.0.0.1:9"
+
+
+def test_scrub_knows_the_password_of_a_scheme_less_ollama_host(monkeypatch):
+    from ollama_quantpick.paths import scrub
+
+    monkeypatch.setenv("OLLAMA_HOST", "me:s3cret-pw@127.0.0.1:9")
+    said = scrub("cannot reach 127.0.0.1:9 as me:s3cret-pw (s3cret-pw)")
+    assert said == "cannot reach 127.0.0.1:9 as *** (***)"
+
+
 # ---- GGUF headers: bounded and resumable --------------------------------------------------------
 
 def test_millions_of_keys_are_refused_at_once():
