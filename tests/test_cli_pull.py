@@ -181,9 +181,10 @@ def test_ctrl_c_at_the_download_question_is_exit_130(httpserver, tmp_path, args)
         for _ in range(5):
             # A SIGINT that lands after the prompt is written but before input() blocks in read()
             # stays pending until the read returns (CPython checks signals between bytecodes), so
-            # the test, faster than any hand, sends another when nothing happened for 2 s.
+            # the test, faster than any hand, sends another when nothing happened for 0.5 s
+            # (a SIGINT that lands ends the process in milliseconds).
             proc.send_signal(signal.SIGINT)
-            rest += read_until(b"interrupted", 2)
+            rest += read_until(b"interrupted", 0.5)
             if b"interrupted" in rest or proc.poll() is not None:
                 break
         rest = (rest + proc.communicate(timeout=30)[0]).decode()
