@@ -364,14 +364,19 @@ def test_a_header_cached_by_an_older_quantpick_is_read_again(site, older, real_h
     assert json.loads(path.read_text())["schema"] == registry.HEADER_SCHEMA
 
 
-def test_a_captive_portals_page_is_not_kept_for_a_day(httpserver, run, monkeypatch):
-    """A hotel WiFi answers 200 with its login page where ollama.com should be. That answer was
-    cached: after logging in, every command still failed from the cache for a day."""
+def _portal_once(httpserver, monkeypatch, path: str) -> None:
+    """The fixture world, where a hotel WiFi's login page answers `path` once (200, HTML)."""
     base, _ = world.serve_http(httpserver)
     monkeypatch.setenv("QUANTPICK_LIBRARY_URL", base)
     monkeypatch.setenv("QUANTPICK_REGISTRY_URL", base)
-    httpserver.expect_oneshot_request("/library/phi4/tags").respond_with_data(
+    httpserver.expect_oneshot_request(path).respond_with_data(
         "<html><body><form>Log in to Hotel WiFi</form></body></html>", content_type="text/html")
+
+
+def test_a_captive_portals_page_is_not_kept_for_a_day(httpserver, run, monkeypatch):
+    """A hotel WiFi answers 200 with its login page where ollama.com should be. That answer was
+    cached: after logging in, every command still failed from the cache for a day."""
+    _portal_once(httpserver, monkeypatch, "/library/phi4/tags")
     first = run("pick", "phi4", *BUDGET)
     assert first.exit_code == 1 and "page layout" in first.stderr, first.stderr
     second = run("pick", "phi4", *BUDGET)  # logged in: ollama.com answers again
@@ -383,11 +388,7 @@ def test_a_captive_portals_page_is_not_kept_for_a_day(httpserver, run, monkeypat
 def test_a_captive_portals_model_page_is_not_kept_either(httpserver, run, monkeypatch):
     """The model page (description, badges) read any HTML as a page with no description: the
     portal's stayed in the cache, and `tags gemma3` showed an empty description for a day."""
-    base, _ = world.serve_http(httpserver)
-    monkeypatch.setenv("QUANTPICK_LIBRARY_URL", base)
-    monkeypatch.setenv("QUANTPICK_REGISTRY_URL", base)
-    httpserver.expect_oneshot_request("/library/gemma3").respond_with_data(
-        "<html><body><form>Log in to Hotel WiFi</form></body></html>", content_type="text/html")
+    _portal_once(httpserver, monkeypatch, "/library/gemma3")
     first = run("tags", "gemma3", *BUDGET)
     assert first.exit_code == 0, first.stderr  # the page only decorates the answer
     second = run("tags", "gemma3", *BUDGET)
