@@ -92,7 +92,11 @@ class Group(click.Group):
             err.exit_code = exc.exit_code  # type: ignore[misc]  # Click reads it per instance
             raise err from None
         except KeyboardInterrupt:
-            click.echo("interrupted — run the same command again to resume", err=True)
+            # a pull keeps what it downloaded (Ollama resumes it); nothing else has anything to
+            # resume, and the download question is answered before anything starts
+            pulling = ctx.invoked_subcommand in ("pull", "sync") and not ctx.meta.get("asking")
+            click.echo("interrupted — run the same command again to resume" if pulling
+                       else "interrupted", err=True)
             ctx.exit(130)
 
 

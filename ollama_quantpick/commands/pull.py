@@ -20,8 +20,11 @@ def ask_download(question: str, refused: str = "not pulled") -> None:
     """Ask `question [y/N]` and return on yes. The question goes to stderr: stdout is the answer
     (`pull --json | jq` must read one object, and a piped prompt would go unseen). No is exit 1;
     end of input (Ctrl-D) is exit 1 naming --yes; Ctrl-C is KeyboardInterrupt (exit 130)."""
+    meta = click.get_current_context().meta  # shared by the command's contexts: cli.Group reads it
+    meta["asking"] = True
     try:
         if click.confirm(question, default=False, err=True):
+            meta["asking"] = False
             return
     except click.Abort as exc:
         # click.confirm turns Ctrl-C and end of input alike into Abort, raised while handling
