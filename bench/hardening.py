@@ -76,12 +76,8 @@ def header() -> None:
     data = wide_header(gguf.MAX_KV - 3, 1_000_000)
     whole = best(lambda: gguf.parse_header(data))
 
-    def pieces(step: int = 256 * 1024) -> gguf.HeaderParser:
-        p = gguf.HeaderParser()
-        for i in range(0, len(data), step):
-            if p.feed(data[i:i + step]) is not None:
-                break
-        return p
+    def pieces() -> gguf.HeaderParser:
+        return world.feed_in_pieces(data, 256 * 1024)
     t = best(pieces)
     p = pieces()
     print(f"- {gguf.MAX_KV} keys + a 1,000,000-string vocabulary ({len(data) / 2**20:.1f} MiB): "
@@ -100,10 +96,7 @@ def header() -> None:
     t_whole = best(lambda: gguf.parse_header(real))
 
     def real_pieces() -> None:
-        p = gguf.HeaderParser()
-        for i in range(0, len(real), 64 * 1024):
-            if p.feed(real[i:i + 64 * 1024]):
-                return
+        world.feed_in_pieces(real, 64 * 1024)
     print(f"- llama3.3:70b's real-shaped header ({len(real) / 2**20:.1f} MiB, 128k vocabulary): "
           f"{t_whole * 1e3:.0f} ms whole, {best(real_pieces) * 1e3:.0f} ms in 64 KiB pieces")
 

@@ -613,6 +613,18 @@ def serve_routes(httpserver, router, served) -> str:
     return base
 
 
+def feed_in_pieces(data: bytes, step: int):
+    """A GGUF header fed to gguf.HeaderParser `step` bytes at a time, as HTTP Range steps arrive;
+    the parser, stopped where the header ended."""
+    from ollama_quantpick import gguf
+
+    parser = gguf.HeaderParser()
+    for i in range(0, len(data), step):
+        if parser.feed(data[i:i + step]) is not None:
+            break
+    return parser
+
+
 def best_cpu_time(fn, runs: int = 3) -> float:
     """Best CPU time of `runs` runs of `fn()`: on a shared machine wall time measures its load."""
     import time
